@@ -1,0 +1,17 @@
+output "cluster_id" {
+  description = "DBClusterIdentifier dimension of the Aurora metrics."
+  value       = aws_rds_cluster.this.cluster_identifier
+}
+
+output "writer_endpoint" {
+  value = aws_rds_cluster.this.endpoint
+}
+
+output "reader_endpoint" {
+  value = aws_rds_cluster.this.reader_endpoint
+}
+
+output "master_secret_arn" {
+  description = "The RDS-managed master secret agentd reads ([secret.db] id)."
+  value       = aws_rds_cluster.this.master_user_secret[0].secret_arn
+}
