@@ -25,6 +25,9 @@ FAKEAWS = os.path.join(HERE, "fakeaws.py")
 PYTHON = "/usr/bin/python3"
 
 
+_KEEP = object()
+
+
 class FakeAWSError(Exception):
     pass
 
@@ -42,7 +45,7 @@ def read_output(tmpdir):
 
 
 class FakeAWS:
-    def __init__(self, tmpdir, state=None, user_data=None, quiet=False, startup_timeout=30.0):
+    def __init__(self, tmpdir, state=None, user_data=None, quiet=False, startup_timeout=30.0, extra_args=()):
         self.tmpdir = tmpdir
         os.makedirs(tmpdir, exist_ok=True)
         args = [PYTHON, FAKEAWS, "--listen", "127.0.0.1:0"]
@@ -58,6 +61,7 @@ class FakeAWS:
             args += ["--user-data", path]
         if quiet:
             args.append("--quiet")
+        args += list(extra_args)
         self._stderr = open(os.path.join(tmpdir, "fakeaws.stderr"), "wb")
         self._stdout_file = open(os.path.join(tmpdir, "fakeaws.stdout"), "wb")
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self._stderr, stdin=subprocess.DEVNULL)
@@ -123,8 +127,10 @@ class FakeAWS:
     def state(self):
         return self._call("GET", "state")
 
-    def requests(self, service=None, operation=None):
-        reqs = self._call("GET", "requests")["requests"]
+    def requests(self, service=None, operation=None, since=0):
+        """The request log (dicts: seq, time, service, operation, status, error,
+        access_key_id, fault), optionally only entries with seq > since."""
+        reqs = self._call("GET", "requests?since=%d" % since)["requests"]
         return [r for r in reqs if (service is None or r["service"] == service)
                 and (operation is None or r["operation"] == operation)]
 
@@ -182,12 +188,12 @@ class FakeAWS:
             spec["string"] = string
         return self._call("POST", "secrets/rotate", spec)
 
-    def set_lifecycle_state(self, target_state=None, pending_hook=None, **kw):
-        """target_state: str or None (404 in IMDS); pending_hook: dict
-        (asg, hook, token, transition) or None to clear; omitted fields keep
-        their value only when passed through **kw ({"keep_hook": True})."""
+    def set_lifecycle_state(self, target_state=None, pending_hook=_KEEP):
+        """target_state: str, or None for 404 in IMDS.  pending_hook: dict
+        (asg, hook, token, transition; all optional) to make one lifecycle
+        action pending, None to clear it; left out: unchanged."""
         spec = {"target_state": target_state}
-        if not kw.get("keep_hook"):
+        if pending_hook is not _KEEP:
             spec["pending_hook"] = pending_hook
         return self._call("POST", "lifecycle", spec)
 

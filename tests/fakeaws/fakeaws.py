@@ -13,6 +13,7 @@ request is logged as one stderr line "service operation status [code]" and in
 the in-memory request log; bodies, tokens and keys are never printed.
 
 Usage: fakeaws.py --listen 127.0.0.1:0 [--state FILE.json] [--user-data FILE] [--quiet]
+                  [--idle-timeout SECONDS (default 6, 0 = never)]
 Prints "READY http://HOST:PORT" on stdout once listening; SIGTERM/SIGINT exit 0.
 """
 
@@ -28,7 +29,7 @@ import threading
 import time
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -49,7 +50,8 @@ _stderr_lock = threading.Lock()
 def log_line(service, operation, status, error=None):
     if QUIET:
         return
-    line = "%s %s %s%s\n" % (service or "-", operation or "-", status, (" " + error) if error else "")
+    line = "%s %s %s%s" % (service or "-", operation or "-", status, (" " + error) if error else "")
+    line = "".join(c if c.isprintable() else "?" for c in line[:300]) + "\n"
     with _stderr_lock:
         sys.stderr.write(line)
         sys.stderr.flush()
@@ -61,8 +63,22 @@ class DropConnection(Exception):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    timeout = 6.0  # idle keep-alive connections are closed like CloudWatch Logs does (--idle-timeout)
+
     def version_string(self):
         return "fakeaws"
+
+    def handle_expect_100(self):
+        try:
+            too_big = int(self.headers.get("Content-Length") or 0) > MAX_BODY
+        except ValueError:
+            too_big = False
+        if too_big:
+            self.close_connection = True
+            self._send(413, {"Content-Type": "text/plain"}, b"request body too large\n")
+            log_line("-", "-", 413, "RequestEntityTooLarge")
+            return False
+        return super().handle_expect_100()
 
     # --------------------------------------------------------------- plumbing
     def log_message(self, fmt, *args):  # silence the default access log
@@ -473,8 +489,9 @@ class Handler(BaseHTTPRequestHandler):
         if op == "state" and get:
             return s.snapshot()
         if op == "requests" and get:
+            since = int(dict(parse_qsl(urlsplit(self.path).query)).get("since", 0))
             with s.lock:
-                return {"requests": list(s.request_log)}
+                return {"requests": [r for r in s.request_log if r["seq"] > since]}
         if self.command != "POST":
             return None
         if op == "fault":
@@ -565,8 +582,11 @@ def main(argv=None):
     ap.add_argument("--state", help="JSON file with the initial state")
     ap.add_argument("--user-data", help="file served as user-data")
     ap.add_argument("--quiet", action="store_true", help="no per-request lines on stderr")
+    ap.add_argument("--idle-timeout", type=float, default=6.0,
+                    help="close connections idle this long (CloudWatch Logs closes after ~6 s)")
     args = ap.parse_args(argv)
     QUIET = args.quiet
+    Handler.timeout = args.idle_timeout if args.idle_timeout > 0 else None
     initial = {}
     if args.state:
         with open(args.state, encoding="utf-8") as f:

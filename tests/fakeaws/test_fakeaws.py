@@ -727,6 +727,18 @@ class RobustnessTest(Base):
             self.assertTrue(s.recv(1024).startswith(b"HTTP/1.1 100"))
             s.sendall(body)
             self.assertIn(b" 200 ", s.recv(4096).split(b"\r\n")[0])
+        with socket.create_connection((u.hostname, u.port), timeout=10) as s:
+            s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                      b"Content-Length: %d\r\n\r\n" % (3 * 1024 * 1024))
+            self.assertIn(b" 413 ", s.recv(1024).split(b"\r\n")[0])
+
+    def test_requests_since(self):
+        imds_token()
+        last = AWS.requests()[-1]["seq"]
+        imds_token()
+        imds_token()
+        newer = AWS.requests(since=last)
+        self.assertEqual([r["operation"] for r in newer], ["api/token", "api/token"])
 
     def test_no_secret_in_output(self):
         AWS.create_secret("leak-check", string=SECRET_TEXT)
@@ -745,6 +757,22 @@ class RobustnessTest(Base):
 
 
 class ProcessTest(unittest.TestCase):
+    def test_idle_connections_closed(self):
+        tmp = tempfile.mkdtemp(prefix="fakeaws-idle-")
+        try:
+            with FakeAWS(tmp, extra_args=["--idle-timeout", "0.5"]) as aws:
+                u = urlsplit(aws.url)
+                conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+                conn.request("PUT", "/latest/api/token", headers={"X-aws-ec2-metadata-token-ttl-seconds": "5"})
+                r = conn.getresponse()
+                r.read()
+                t0 = time.monotonic()
+                self.assertEqual(conn.sock.recv(1), b"")  # the server hangs up on the idle connection
+                self.assertLess(time.monotonic() - t0, 5)
+                conn.close()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
     def test_state_file_and_sigterm(self):
         tmp = tempfile.mkdtemp(prefix="fakeaws-proc-")
         try:
