@@ -1,0 +1,493 @@
+/* SPDX-License-Identifier: MIT */
+#define LOG_SUBSYS "conf"
+
+#include <dirent.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "conf.h"
+#include "log.h"
+#include "shared/parse-util.h"
+
+/* One parser per value syntax. They return 0 or a negative errno and fill
+ * `reason` for the message. */
+typedef int (*ConfParser)(const char *value, void *field, const char **reason);
+
+typedef struct ConfItem {
+        const char *key;
+        ConfParser parse;
+        size_t offset;
+} ConfItem;
+
+static int conf_parse_string(const char *v, void *field, const char **reason) {
+        if (strlen(v) > 4096) {
+                *reason = "value longer than 4096 bytes";
+                return -ERANGE;
+        }
+        return free_and_strdup(field, isempty(v) ? NULL : v);
+}
+
+static int conf_parse_duration(const char *v, void *field, const char **reason) {
+        int r = parse_duration(v, field);
+        if (r < 0)
+                *reason = r == -ERANGE ? "duration out of range"
+                                       : "not a duration (examples: 30s, 5m, 1h30m, 250ms)";
+        return r;
+}
+
+static int conf_parse_size(const char *v, void *field, const char **reason) {
+        int r = parse_size(v, field);
+        if (r < 0)
+                *reason = r == -ERANGE ? "size out of range" : "not a size (examples: 512KiB, 10MiB, 1G)";
+        return r;
+}
+
+static int conf_parse_bool(const char *v, void *field, const char **reason) {
+        int r = parse_bool(v, field);
+        if (r < 0)
+                *reason = "not a boolean (yes/no, true/false, on/off, 1/0)";
+        return r;
+}
+
+static int conf_parse_attempts(const char *v, void *field, const char **reason) {
+        int r = parse_uint(v, 1, 20, field);
+        if (r < 0)
+                *reason = "not a number from 1 to 20";
+        return r;
+}
+
+static int conf_parse_token_ttl(const char *v, void *field, const char **reason) {
+        usec_t u;
+        int r = parse_duration(v, &u);
+        if (r < 0 || u < USEC_PER_SEC || u > 21600 * USEC_PER_SEC) {
+                *reason = "IMDS token TTL must be a duration from 1s to 6h";
+                return -EINVAL;
+        }
+        *(unsigned *) field = (unsigned) (u / USEC_PER_SEC);
+        return 0;
+}
+
+static int conf_parse_log_level(const char *v, void *field, const char **reason) {
+        int l = log_level_from_string(v);
+        if (l < 0) {
+                *reason = "not a log level (debug, info, notice, warning, error, crit)";
+                return l;
+        }
+        *(int *) field = l;
+        return 0;
+}
+
+static int conf_parse_url(const char *v, void *field, const char **reason) {
+        if (!isempty(v) && strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
+                *reason = "not an http:// or https:// URL";
+                return -EINVAL;
+        }
+        return conf_parse_string(v, field, reason);
+}
+
+static int conf_parse_path(const char *v, void *field, const char **reason) {
+        if (isempty(v) || v[0] != '/') {
+                *reason = "not an absolute path";
+                return -EINVAL;
+        }
+        if (strlen(v) >= 108) {
+                *reason = "socket path longer than 107 bytes";
+                return -ERANGE;
+        }
+        return conf_parse_string(v, field, reason);
+}
+
+static int conf_parse_region(const char *v, void *field, const char **reason) {
+        for (const char *p = v; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')) {
+                        *reason = "not a region name (example: eu-central-1)";
+                        return -EINVAL;
+                }
+        return conf_parse_string(v, field, reason);
+}
+
+#define ITEM(k, p, f) { k, p, offsetof(Config, f) }
+
+static const ConfItem agent_items[] = {
+        ITEM("log_level", conf_parse_log_level, log_level),
+        ITEM("control_socket", conf_parse_path, control_socket),
+        ITEM("bootstrap_timeout", conf_parse_duration, bootstrap_timeout),
+        {}
+};
+
+static const ConfItem imds_items[] = {
+        ITEM("enabled", conf_parse_bool, imds_enabled),
+        ITEM("endpoint", conf_parse_url, imds_endpoint),
+        ITEM("boot_deadline", conf_parse_duration, imds_boot_deadline),
+        ITEM("timeout", conf_parse_duration, imds_timeout),
+        ITEM("token_ttl", conf_parse_token_ttl, imds_token_ttl),
+        {}
+};
+
+static const ConfItem aws_items[] = {
+        ITEM("region", conf_parse_region, region),
+        ITEM("endpoint_url", conf_parse_url, endpoint_url),
+        ITEM("endpoint_url_secretsmanager", conf_parse_url, service_endpoint_url[AWS_SERVICE_SECRETSMANAGER]),
+        ITEM("endpoint_url_logs", conf_parse_url, service_endpoint_url[AWS_SERVICE_LOGS]),
+        ITEM("endpoint_url_monitoring", conf_parse_url, service_endpoint_url[AWS_SERVICE_MONITORING]),
+        ITEM("endpoint_url_autoscaling", conf_parse_url, service_endpoint_url[AWS_SERVICE_AUTOSCALING]),
+        ITEM("max_attempts", conf_parse_attempts, max_attempts),
+        ITEM("connect_timeout", conf_parse_duration, connect_timeout),
+        ITEM("request_timeout", conf_parse_duration, request_timeout),
+        ITEM("max_response_size", conf_parse_size, max_response_size),
+        {}
+};
+
+static const ConfItem logs_items[] = {
+        ITEM("log_group", conf_parse_string, log_group),
+        {}
+};
+
+static const ConfItem lifecycle_items[] = {
+        ITEM("asg_name", conf_parse_string, asg_name),
+        ITEM("launch_hook", conf_parse_string, launch_hook),
+        ITEM("terminate_hook", conf_parse_string, terminate_hook),
+        ITEM("drain_timeout", conf_parse_duration, drain_timeout),
+        {}
+};
+
+#define SECRET_ITEM(k, p, f) { k, p, offsetof(SecretConfig, f) }
+static const ConfItem secret_items[] = {
+        SECRET_ITEM("id", conf_parse_string, id),
+        SECRET_ITEM("version_stage", conf_parse_string, version_stage),
+        SECRET_ITEM("refresh", conf_parse_duration, refresh),
+        {}
+};
+
+static const struct {
+        const char *name;
+        const ConfItem *items;
+} plain_sections[] = {
+        { "agent", agent_items },
+        { "imds", imds_items },
+        { "aws", aws_items },
+        { "logs", logs_items },
+        { "lifecycle", lifecycle_items },
+};
+
+static const char *const service_names[_AWS_SERVICE_MAX] = {
+        [AWS_SERVICE_SECRETSMANAGER] = "secretsmanager",
+        [AWS_SERVICE_LOGS] = "logs",
+        [AWS_SERVICE_MONITORING] = "monitoring",
+        [AWS_SERVICE_AUTOSCALING] = "autoscaling",
+};
+static const char *const service_env_ids[_AWS_SERVICE_MAX] = {
+        [AWS_SERVICE_SECRETSMANAGER] = "SECRETS_MANAGER",
+        [AWS_SERVICE_LOGS] = "CLOUDWATCH_LOGS",
+        [AWS_SERVICE_MONITORING] = "CLOUDWATCH",
+        [AWS_SERVICE_AUTOSCALING] = "AUTO_SCALING",
+};
+
+const char *aws_service_to_string(AwsService s) {
+        return s < _AWS_SERVICE_MAX ? service_names[s] : NULL;
+}
+
+const char *aws_service_env_id(AwsService s) {
+        return s < _AWS_SERVICE_MAX ? service_env_ids[s] : NULL;
+}
+
+static SecretConfig *secret_config_free(SecretConfig *s) {
+        if (!s)
+                return NULL;
+        free(s->name);
+        free(s->id);
+        free(s->version_stage);
+        return mfree(s);
+}
+
+int config_new(Config **ret) {
+        Config *c = calloc(1, sizeof(Config));
+        if (!c)
+                return -ENOMEM;
+        c->log_level = -1;
+        c->bootstrap_timeout = 5 * USEC_PER_MINUTE;
+        c->imds_enabled = true;
+        c->imds_boot_deadline = 240 * USEC_PER_SEC;     /* as cloud-init on EC2 */
+        c->imds_timeout = 2 * USEC_PER_SEC;
+        c->imds_token_ttl = 21600;
+        c->max_attempts = 5;
+        c->connect_timeout = 5 * USEC_PER_SEC;
+        c->request_timeout = 30 * USEC_PER_SEC;
+        c->max_response_size = 8ULL << 20;
+        c->drain_timeout = 60 * USEC_PER_SEC;
+        c->control_socket = strdup(AGENTD_DEFAULT_CONTROL_SOCKET);
+        if (!c->control_socket)
+                return config_free(c), -ENOMEM;
+        *ret = c;
+        return 0;
+}
+
+Config *config_free(Config *c) {
+        if (!c)
+                return NULL;
+        free(c->control_socket);
+        free(c->imds_endpoint);
+        free(c->region);
+        free(c->endpoint_url);
+        for (size_t i = 0; i < _AWS_SERVICE_MAX; i++)
+                free(c->service_endpoint_url[i]);
+        free(c->log_group);
+        free(c->asg_name);
+        free(c->launch_hook);
+        free(c->terminate_hook);
+        for (size_t i = 0; i < c->n_secrets; i++)
+                secret_config_free(c->secrets[i]);
+        free(c->secrets);
+        for (size_t i = 0; i < c->n_sources; i++)
+                free(c->sources[i]);
+        free(c->sources);
+        return mfree(c);
+}
+
+/* Names in [kind.NAME] end up in template variables and file names later:
+ * keep them to a safe alphabet. */
+static bool section_name_valid(const char *n) {
+        if (isempty(n) || strlen(n) > 64)
+                return false;
+        for (const char *p = n; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+                        return false;
+        return true;
+}
+
+static int secret_get(Config *c, const char *name, SecretConfig **ret) {
+        SecretConfig *s, **a;
+
+        for (size_t i = 0; i < c->n_secrets; i++)
+                if (streq(c->secrets[i]->name, name)) {
+                        *ret = c->secrets[i];
+                        return 0;
+                }
+        if (c->n_secrets >= 64)
+                return -E2BIG;
+        a = realloc(c->secrets, (c->n_secrets + 1) * sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        c->secrets = a;
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->name = strdup(name);
+        s->version_stage = strdup("AWSCURRENT");
+        s->refresh = 5 * USEC_PER_MINUTE;
+        if (!s->name || !s->version_stage)
+                return secret_config_free(s), -ENOMEM;
+        c->secrets[c->n_secrets++] = s;
+        *ret = s;
+        return 0;
+}
+
+typedef struct ParseState {
+        Config *config;
+        char *error;            /* first error, without file:line */
+        int error_r;
+} ParseState;
+
+static int set_error(ParseState *st, int r, const char *fmt, ...) _printf_(3, 4);
+static int set_error(ParseState *st, int r, const char *fmt, ...) {
+        va_list ap;
+
+        if (st->error)
+                return 0;       /* keep the first: inih reports its line */
+        va_start(ap, fmt);
+        if (vasprintf(&st->error, fmt, ap) < 0)
+                st->error = NULL;
+        va_end(ap);
+        st->error_r = r;
+        return 0;
+}
+
+static const ConfItem *find_item(const ConfItem *items, const char *key) {
+        for (const ConfItem *i = items; i->key; i++)
+                if (streq(i->key, key))
+                        return i;
+        return NULL;
+}
+
+static int apply(ParseState *st, const ConfItem *items, void *base, const char *section,
+                 const char *key, const char *value) {
+        const char *reason = NULL;
+        const ConfItem *item = find_item(items, key);
+        int r;
+
+        if (!item)
+                return set_error(st, -EINVAL, "[%s]: unknown key '%s'", section, key);
+        r = item->parse(value, (uint8_t *) base + item->offset, &reason);
+        if (r == -ENOMEM)
+                return set_error(st, r, "out of memory");
+        if (r < 0)
+                /* Values are echoed: config files hold no secrets (those come
+                 * from Secrets Manager), and the operator needs to see it. */
+                return set_error(st, r, "[%s] %s=%s: %s", section, key, value, strna(reason));
+        return 1;
+}
+
+static int conf_ini_handler(void *user, const char *section, const char *key, const char *value) {
+        ParseState *st = user;
+        const char *dot;
+
+        if (!key)               /* section header alone (INI_CALL_HANDLER_ON_NEW_SECTION) */
+                return 1;
+        if (isempty(section))
+                return set_error(st, -EINVAL, "key '%s' outside of any section", key);
+
+        for (size_t i = 0; i < ELEMENTSOF(plain_sections); i++)
+                if (streq(section, plain_sections[i].name))
+                        return apply(st, plain_sections[i].items, st->config, section, key, value);
+
+        dot = strchr(section, '.');
+        if (dot && (size_t) (dot - section) == strlen("secret") && strncmp(section, "secret", 6) == 0) {
+                SecretConfig *s;
+                int r;
+
+                if (!section_name_valid(dot + 1))
+                        return set_error(st, -EINVAL,
+                                         "[%s]: invalid name '%s' (letters, digits, '_' and '-', at most 64)",
+                                         section, dot + 1);
+                r = secret_get(st->config, dot + 1, &s);
+                if (r == -E2BIG)
+                        return set_error(st, r, "[%s]: more than 64 [secret.*] sections", section);
+                if (r < 0)
+                        return set_error(st, r, "out of memory");
+                return apply(st, secret_items, s, section, key, value);
+        }
+        return set_error(st, -EINVAL, "unknown section [%s]", section);
+}
+
+int config_parse_file(Config *c, const char *filename, char **ret_error) {
+        ParseState st = { .config = c };
+        _cleanup_fclose_ FILE *f = NULL;
+        char **a;
+        int line;
+
+        f = fopen(filename, "re");
+        if (!f) {
+                int r = negative_errno();
+                if (ret_error && asprintf(ret_error, "%s: cannot open: %s", filename, strerror(-r)) < 0)
+                        *ret_error = NULL;
+                return r;
+        }
+        line = ini_parse_file(f, conf_ini_handler, &st);
+        if (line != 0 || st.error) {
+                int r = st.error_r < 0 ? st.error_r : -EINVAL;
+                if (ret_error) {
+                        int k;
+                        if (line > 0)
+                                k = asprintf(ret_error, "%s:%d: %s", filename, line,
+                                             st.error ?: "syntax error (expected [section] or key = value)");
+                        else
+                                k = asprintf(ret_error, "%s: %s", filename, st.error ?: "cannot parse");
+                        if (k < 0)
+                                *ret_error = NULL;
+                }
+                free(st.error);
+                return r;
+        }
+
+        a = realloc(c->sources, (c->n_sources + 1) * sizeof(char *));
+        if (!a)
+                return -ENOMEM;
+        c->sources = a;
+        c->sources[c->n_sources] = strdup(filename);
+        if (!c->sources[c->n_sources])
+                return -ENOMEM;
+        c->n_sources++;
+        return 0;
+}
+
+int config_verify(Config *c, char **ret_error) {
+        for (size_t i = 0; i < c->n_secrets; i++)
+                if (isempty(c->secrets[i]->id)) {
+                        if (ret_error && asprintf(ret_error, "[secret.%s]: id= is required (a secret ARN or name)",
+                                                  c->secrets[i]->name) < 0)
+                                *ret_error = NULL;
+                        return -EINVAL;
+                }
+        if (c->imds_timeout == 0 || c->request_timeout == 0 || c->connect_timeout == 0) {
+                if (ret_error && asprintf(ret_error, "timeouts must be greater than 0") < 0)
+                        *ret_error = NULL;
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static int conf_filter(const struct dirent *d) {
+        size_t l = strlen(d->d_name);
+        return d->d_name[0] != '.' && l > 5 && streq(d->d_name + l - 5, ".conf");
+}
+
+int config_load(const char *path, Config **ret, char **ret_error) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *main_file = NULL, *dropin_dir = NULL;
+        struct stat st;
+        int r;
+
+        if (ret_error)
+                *ret_error = NULL;
+        r = config_new(&c);
+        if (r < 0)
+                return r;
+        if (!path)
+                path = AGENTD_CONF_DIR;
+
+        if (stat(path, &st) < 0) {
+                r = negative_errno();
+                if (ret_error && asprintf(ret_error, "%s: %s", path, strerror(-r)) < 0)
+                        *ret_error = NULL;
+                return r;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+                r = config_parse_file(c, path, ret_error);
+                if (r < 0)
+                        return r;
+        } else {
+                struct dirent **names = NULL;
+                int n;
+
+                if (asprintf(&main_file, "%s/agentd.conf", path) < 0 ||
+                    asprintf(&dropin_dir, "%s/agentd.conf.d", path) < 0)
+                        return -ENOMEM;
+                if (access(main_file, F_OK) == 0) {
+                        r = config_parse_file(c, main_file, ret_error);
+                        if (r < 0)
+                                return r;
+                }
+                n = scandir(dropin_dir, &names, conf_filter, alphasort);
+                if (n < 0 && errno != ENOENT) {
+                        r = negative_errno();
+                        if (ret_error && asprintf(ret_error, "%s: %s", dropin_dir, strerror(-r)) < 0)
+                                *ret_error = NULL;
+                        return r;
+                }
+                r = 0;
+                for (int i = 0; i < n; i++) {
+                        _cleanup_free_ char *f = NULL;
+                        if (r >= 0) {
+                                if (asprintf(&f, "%s/%s", dropin_dir, names[i]->d_name) < 0)
+                                        r = -ENOMEM;
+                                else
+                                        r = config_parse_file(c, f, ret_error);
+                        }
+                        free(names[i]);
+                }
+                free(names);
+                if (r < 0)
+                        return r;
+        }
+        r = config_verify(c, ret_error);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(c);
+        return 0;
+}

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The control socket: a unix stream socket (mode 0600; peers must be root or
+ * agentd's own user, checked with SO_PEERCRED) speaking one JSON request per
+ * connection, newline-terminated, answered by one JSON object:
+ *   → {"command": "status"}
+ *   ← {"ok": true, "status": {...}}   or   {"ok": false, "error": "..."}
+ * Clients are served from the event loop with bounded buffers, a deadline
+ * and a cap on concurrent connections; a slow or silent client costs
+ * nothing but its slot.
+ */
+
+#include "shared/macro.h"
+
+typedef struct Manager Manager;
+typedef struct ControlServer ControlServer;
+
+#define CONTROL_MAX_REQUEST (64U * 1024U)
+#define CONTROL_MAX_CLIENTS 16
+#define CONTROL_TIMEOUT_USEC (5 * USEC_PER_SEC)
+
+int control_server_new(Manager *m, const char *path, ControlServer **ret);
+ControlServer *control_server_free(ControlServer *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ControlServer *, control_server_free);

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * IMDSv2 client. Every GET carries a session token from
+ * PUT /latest/api/token; the token is shared, renewed before it expires and,
+ * when IMDS answers 401 (token expired or IMDS restarted), fetched again and
+ * the GET retried once. IMDSv1 is never used. Concurrent GETs that need a
+ * token wait on the one token request in flight.
+ *
+ * Errors passed to ImdsDone: -ENOENT (404: item absent), -EACCES (403: IMDS
+ * disabled, or 401 twice), -EFBIG (response over the limit), -EBUSY (429
+ * throttled), -EIO (5xx), transport errors (-ECONNREFUSED, -ETIMEDOUT,
+ * -ECONNRESET...). imds_error_is_transient() says which are worth a retry.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "component.h"
+
+typedef struct Manager Manager;
+typedef struct Imds Imds;
+typedef struct ImdsCall ImdsCall;
+
+/* body is NUL-terminated and valid only during the call. */
+typedef void (*ImdsDone)(int error, const char *body, size_t len, void *userdata);
+
+#define IMDS_DEFAULT_ENDPOINT "http://169.254.169.254"
+#define IMDS_MAX_RESPONSE (64U * 1024U)
+
+int imds_new(Manager *m, Imds **ret);
+Imds *imds_free(Imds *imds);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Imds *, imds_free);
+
+/* path relative to the endpoint, e.g. "/latest/meta-data/instance-id".
+ * *ret (optional) allows cancelling; the call frees itself after done. */
+int imds_get(Imds *imds, const char *path, ImdsDone done, void *userdata, ImdsCall **ret);
+void imds_call_cancel(ImdsCall *call);
+
+bool imds_error_is_transient(int error);
+const char *imds_endpoint(Imds *imds);
+Component *imds_component(Imds *imds);
