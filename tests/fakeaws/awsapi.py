@@ -343,10 +343,11 @@ def _from_query(raw, shape, path):
     if t == "timestamp":
         try:
             return datetime.datetime.fromtimestamp(float(raw), datetime.timezone.utc)
-        except ValueError:
+        except (ValueError, OverflowError, OSError):
             pass
         try:
-            return datetime.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            ts = datetime.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            return ts if ts.tzinfo else ts.replace(tzinfo=datetime.timezone.utc)
         except ValueError:
             _bad(path, "Member must be an ISO 8601 timestamp")
     if t == "blob":
@@ -424,7 +425,7 @@ def parse_params(service, operation, req):
             else:
                 try:
                     params = json.loads(req.body.decode("utf-8"))
-                except (UnicodeDecodeError, ValueError):
+                except (UnicodeDecodeError, ValueError, RecursionError):
                     raise AWSError("SerializationException", "Start of structure or map found where not "
                                    "expected." if req.body[:1] == b"[" else "Malformed JSON body")
             if not isinstance(params, dict):

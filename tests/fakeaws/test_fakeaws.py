@@ -362,6 +362,33 @@ class SigningTest(Base):
         self.assertEqual(status, 403)
         self.assertIn("InvalidSignatureException", body)
 
+    def test_curl_large_body_expect_continue(self):
+        # curl 7.88 sends "Expect: 100-continue" for bodies over 1 KiB, as agentd's libcurl does
+        logs = client("logs")
+        logs.create_log_group(logGroupName="g")
+        logs.create_log_stream(logGroupName="g", logStreamName="s")
+        now = int(time.time() * 1000)
+        events = [{"timestamp": now, "message": "line %d %s" % (i, "x" * 100)} for i in range(500)]
+        status, body = curl_signed("logs", role_creds(), json.dumps(
+            {"logGroupName": "g", "logStreamName": "s", "logEvents": events}),
+            ["X-Amz-Target: Logs_20140328.PutLogEvents", "Content-Type: application/x-amz-json-1.1"])
+        self.assertEqual(status, 200, body)
+        self.assertEqual(len(AWS.state()["log_groups"]["g"]["streams"]["s"]["events"]), 500)
+
+    def test_botocore_imds_provider(self):
+        # an unmodified AWS SDK finds the emulator through AWS_EC2_METADATA_SERVICE_ENDPOINT
+        from botocore.utils import InstanceMetadataFetcher, InstanceMetadataRegionFetcher
+        env = AWS.env()
+        fetcher = InstanceMetadataFetcher(timeout=5, num_attempts=1,
+                                          config={"ec2_metadata_service_endpoint":
+                                                  env["AWS_EC2_METADATA_SERVICE_ENDPOINT"]})
+        creds = fetcher.retrieve_iam_role_credentials()
+        self.assertEqual(creds["role_name"], ROLE)
+        self.assertTrue(creds["access_key"].startswith("ASIA"))
+        region = InstanceMetadataRegionFetcher(timeout=5, num_attempts=1, config={
+            "ec2_metadata_service_endpoint": env["AWS_EC2_METADATA_SERVICE_ENDPOINT"]}).retrieve_region()
+        self.assertEqual(region, REGION)
+
     def test_missing_authorization(self):
         status, body, _ = hreq("POST", "/", {"X-Amz-Target": "secretsmanager.GetSecretValue",
                                              "Content-Type": "application/x-amz-json-1.1"}, b'{"SecretId":"x"}')
@@ -513,6 +540,29 @@ class LogsTest(Base):
         code, msg, _ = error_of(self.put, [{"timestamp": now - 25 * 3600 * 1000, "message": "a"},
                                            {"timestamp": now, "message": "b"}])
         self.assertIn("24 hours", msg)
+
+    def test_concurrent_puts(self):
+        import threading
+        now = int(time.time() * 1000)
+        creds = role_creds()
+        errors = []
+
+        def worker(n):
+            try:
+                c = client("logs", creds)
+                for i in range(10):
+                    c.put_log_events(logGroupName="/agentd/app", logStreamName="i-1",
+                                     logEvents=[{"timestamp": now, "message": "t%d-%d" % (n, i)}])
+            except Exception as e:  # collected, asserted below
+                errors.append(e)
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(errors, [])
+        events = AWS.state()["log_groups"]["/agentd/app"]["streams"]["i-1"]["events"]
+        self.assertEqual(len(events), 80)
 
     def test_rejected_events(self):
         now = int(time.time() * 1000)
