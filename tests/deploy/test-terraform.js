@@ -1,0 +1,218 @@
+'use strict';
+// Terraform checks without a terraform binary (none can be installed here):
+// parsing, reference resolution, module wiring, the user data template's variables,
+// the security groups and the instance policy, and one test per row of the
+// requirements table (architecture document figure -> resource attribute).
+// Usage: node test-terraform.js SOURCE_ROOT   (node's test runner; exit 1 on failure)
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('fs');
+const path = require('path');
+const { parse } = require('@cdktf/hcl2json');
+const tf = require('./terraform-model.js');
+const { REQUIREMENTS } = require('./requirements.js');
+
+const SRC = process.argv[2];
+if (!SRC) throw new Error('usage: node test-terraform.js SOURCE_ROOT');
+const TF = path.join(SRC, 'terraform');
+const META = new Set(['source', 'count', 'for_each', 'depends_on', 'providers', 'version']);
+
+let model;
+const loaded = tf.load(TF).then((x) => (model = x));
+const byName = (n) => Object.values(model.modules).find((m) => path.basename(m.dir) === n || (n === 'root' && m.dir === path.resolve(TF)));
+
+function walk(dir) {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? walk(path.join(dir, e.name)) : e.name.endsWith('.tf') ? [path.join(dir, e.name)] : []);
+}
+
+test('every .tf file parses with the HCL parser', async () => {
+  const files = walk(TF);
+  assert.ok(files.length >= 20, `only ${files.length} .tf files`);
+  for (const f of files) await parse(f, fs.readFileSync(f, 'utf8'));
+  await assert.rejects(parse('broken.tf', 'resource "a" "b" {\n  c = \n}\n'), 'the parser must reject broken HCL');
+});
+
+test('every module directory is used by the root configuration', async () => {
+  await loaded;
+  const dirs = new Set(walk(TF).map((f) => path.dirname(path.resolve(f))));
+  for (const d of dirs) assert.ok(model.modules[d], `${d} is not reachable from terraform/main.tf`);
+  for (const n of ['network', 'alb', 'compute', 'database', 'secrets', 'monitoring']) assert.ok(byName(n), `module ${n} missing`);
+});
+
+test('every var., local., module output, data source and resource reference resolves', async () => {
+  await loaded;
+  let checked = 0;
+  for (const m of Object.values(model.modules)) {
+    const rel = path.relative(SRC, m.dir);
+    for (const [file, json] of Object.entries(m.raw)) {
+      for (const [where, s] of tf.strings(json)) {
+        for (const e of tf.expressions(s)) {
+          for (const r of tf.references(e)) {
+            checked++;
+            const at = `${rel}/${file} ${where}: ${r.text}`;
+            if (r.kind === 'var') assert.ok(m.variable[r.key], `${at}: no variable ${r.key}`);
+            else if (r.kind === 'local') assert.ok(r.key in m.locals, `${at}: no local ${r.key}`);
+            else if (r.kind === 'data') assert.ok(m.data[r.key], `${at}: no data source ${r.key}`);
+            else if (r.kind === 'resource') assert.ok(m.resource[r.key], `${at}: no resource ${r.key}`);
+            else if (r.kind === 'module') {
+              const call = m.module[r.key];
+              assert.ok(call, `${at}: no module ${r.key}`);
+              const child = model.modules[path.resolve(m.dir, call.source)];
+              assert.ok(r.output && child.output[r.output], `${at}: module ${r.key} has no output ${r.output}`);
+            }
+          }
+        }
+      }
+    }
+  }
+  assert.ok(checked > 200, `only ${checked} references found: the scanner is broken`);
+  // The scanner itself finds a dangling reference.
+  assert.deepEqual(tf.references('"x-${var.nope}" == aws_lb.gone.arn ? "aws_x.y" : local.z').map((r) => r.text),
+    ['var.nope', 'aws_lb.gone', 'local.z']);
+});
+
+test('module calls pass exactly the declared variables, all required ones included', async () => {
+  await loaded;
+  for (const m of Object.values(model.modules)) {
+    for (const [name, call] of Object.entries(m.module)) {
+      const child = model.modules[path.resolve(m.dir, call.source)];
+      for (const arg of Object.keys(call)) {
+        if (!META.has(arg)) assert.ok(child.variable[arg], `module ${name}: ${arg} is not a variable of ${call.source}`);
+      }
+      for (const [v, decl] of Object.entries(child.variable)) {
+        if (!('default' in decl)) assert.ok(v in call, `module ${name}: required variable ${v} not passed`);
+      }
+    }
+  }
+});
+
+test('every declared variable and local is used', async () => {
+  await loaded;
+  for (const m of Object.values(model.modules)) {
+    const used = new Set();
+    for (const json of Object.values(m.raw)) {
+      for (const [, s] of tf.strings(json)) for (const e of tf.expressions(s)) for (const r of tf.references(e)) used.add(`${r.kind}.${r.key}`);
+    }
+    for (const v of Object.keys(m.variable)) assert.ok(used.has(`var.${v}`), `${path.relative(SRC, m.dir)}: variable ${v} is never used`);
+    for (const l of Object.keys(m.locals)) assert.ok(used.has(`local.${l}`), `${path.relative(SRC, m.dir)}: local ${l} is never used`);
+  }
+});
+
+test('the user data template gets exactly the variables it references', async () => {
+  await loaded;
+  const c = byName('compute');
+  const ud = c.resource['aws_launch_template.this'].user_data;
+  const m = ud.match(/templatefile\("\$\{path\.module\}\/([^"]+)",\s*\{([\s\S]*)\}\)/);
+  assert.ok(m, `user_data does not call templatefile("\${path.module}/..."): ${ud}`);
+  const file = path.resolve(c.dir, m[1]);
+  assert.equal(file, path.join(path.resolve(SRC), 'userdata', 'user-data.sh.tftpl'));
+  assert.ok(fs.existsSync(file), `${file} missing`);
+  const passed = [...m[2].matchAll(/^\s*([a-z_0-9]+)\s*=/gm)].map((x) => x[1]).sort();
+  const text = fs.readFileSync(file, 'utf8');
+  const referenced = [...new Set([...text.replace(/\$\$\{/g, '').matchAll(/\$\{\s*(?:[a-z0-9]+\()?\s*([a-z_0-9]+)\s*\)?\s*\}/g)].map((x) => x[1]))].sort();
+  assert.deepEqual(passed, referenced);
+});
+
+test('the example tfvars sets only root variables and every required one', async () => {
+  await loaded;
+  const text = fs.readFileSync(path.join(TF, 'terraform.tfvars.example'), 'utf8');
+  const vars = await parse('terraform.tfvars.example', text);
+  const root = model.root;
+  for (const k of Object.keys(vars)) assert.ok(root.variable[k], `tfvars sets unknown variable ${k}`);
+  for (const [k, d] of Object.entries(root.variable)) if (!('default' in d)) assert.ok(k in vars, `tfvars lacks required ${k}`);
+});
+
+// --- Security groups: exactly the architecture document's three tables ---
+test('security groups are exactly the three tables of the architecture document', async () => {
+  await loaded;
+  const n = byName('network');
+  const sgOf = (ref) => (ref || '').replace(/^\$\{aws_security_group\.(\w+)\.id\}$/, '$1');
+  const peer = (r) => r.cidr_ipv4 || (r.referenced_security_group_id && (r.referenced_security_group_id.startsWith('${aws_security_group.')
+    ? `sg:${sgOf(r.referenced_security_group_id)}` : `sg:${r.referenced_security_group_id}`)) || '?';
+  const rules = [];
+  for (const [key, r] of Object.entries(n.resource)) {
+    const dir = key.startsWith('aws_vpc_security_group_ingress_rule.') ? 'in' : key.startsWith('aws_vpc_security_group_egress_rule.') ? 'out' : null;
+    if (!dir) continue;
+    assert.equal(r.from_port, r.to_port, `${key}: a port range`);
+    assert.equal(r.ip_protocol, 'tcp', `${key}: not tcp`);
+    rules.push(`${sgOf(r.security_group_id)} ${dir} ${r.from_port} ${peer(r)}${r.count ? ' (optional)' : ''}`);
+  }
+  assert.deepEqual(rules.sort(), [
+    'alb in 443 0.0.0.0/0', // HTTPS (443) from 0.0.0.0/0
+    'alb in 80 0.0.0.0/0', // HTTP (80) from 0.0.0.0/0
+    'alb out 80 sg:app', // HTTP (80) to EC2 Security Group
+    'app in 22 sg:${var.bastion_security_group_id} (optional)', // SSH (22) from Bastion Host (optional)
+    'app in 80 sg:alb', // HTTP (80) from ALB Security Group
+    'app out 3306 sg:db', // MySQL (3306) to Aurora Security Group
+    'app out 443 0.0.0.0/0', // HTTPS (443) to 0.0.0.0/0
+    'db in 3306 sg:app', // MySQL (3306) from EC2 Security Group; Outbound: none
+  ].sort());
+  // No inline rules anywhere, and no other security group resources in any module.
+  for (const m of Object.values(model.modules)) {
+    for (const [key, r] of Object.entries(m.resource)) {
+      if (key.startsWith('aws_security_group.')) {
+        assert.ok(!r.ingress && !r.egress, `${key}: inline rules`);
+        assert.equal(m, n, `${key} outside the network module`);
+      }
+      assert.ok(!key.startsWith('aws_security_group_rule.'), `${key}: use the aws_vpc_security_group_*_rule resources`);
+    }
+  }
+  assert.equal(n.resource['aws_vpc_security_group_ingress_rule.app_ssh_from_bastion'].count,
+    '${var.bastion_security_group_id == null ? 0 : 1}');
+});
+
+// --- IAM: least privilege, scoped to ARNs ---
+test('the instance role: this secret, this log group, this namespace, this ASG', async () => {
+  await loaded;
+  const c = byName('compute');
+  const doc = c.data['aws_iam_policy_document.agentd'];
+  const st = Object.fromEntries(doc.statement.map((s) => [s.sid, s]));
+  assert.deepEqual(Object.keys(st).sort(), ['DecryptDbSecret', 'LifecycleActions', 'PutAgentMetrics', 'ReadDbSecret', 'WriteAppLogs']);
+  assert.deepEqual(st.ReadDbSecret.actions, ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret']);
+  assert.deepEqual(st.ReadDbSecret.resources, ['${var.db_secret_arn}']);
+  assert.deepEqual(st.DecryptDbSecret.actions, ['kms:Decrypt']);
+  assert.deepEqual(st.DecryptDbSecret.resources, ['${var.kms_key_arn}']);
+  assert.equal(st.DecryptDbSecret.condition[0].variable, 'kms:ViaService');
+  assert.deepEqual(st.WriteAppLogs.actions, ['logs:CreateLogStream', 'logs:PutLogEvents']);
+  assert.deepEqual(st.WriteAppLogs.resources, ['${var.log_group_arn}:log-stream:*']);
+  assert.deepEqual(st.PutAgentMetrics.actions, ['cloudwatch:PutMetricData']);
+  assert.deepEqual(st.PutAgentMetrics.condition[0], { test: 'StringEquals', variable: 'cloudwatch:namespace', values: ['${var.metrics_namespace}'] });
+  assert.deepEqual(st.LifecycleActions.actions, ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat']);
+  assert.deepEqual(st.LifecycleActions.resources, ['${local.asg_arn}']);
+  assert.match(c.locals.asg_arn, /:autoScalingGroup:\*:autoScalingGroupName\/\$\{var\.asg_name\}$/);
+  // The only "*" resource is PutMetricData, which has none, and it is namespace-bound.
+  for (const s of doc.statement) {
+    for (const a of s.actions) assert.ok(!a.includes('*'), `${s.sid}: wildcard action ${a}`);
+    if (s.resources.includes('*')) assert.equal(s.sid, 'PutAgentMetrics', `${s.sid}: Resource "*"`);
+  }
+  const dyn = doc.dynamic.statement[0];
+  assert.deepEqual(dyn.content[0].actions, ['s3:GetObject'], 'the optional package statement reads one object');
+  // Root wiring: the secret is the RDS-managed master secret, the group the app group.
+  const call = model.root.module.compute;
+  assert.equal(call.db_secret_arn, '${module.database.master_secret_arn}');
+  assert.equal(call.log_group_arn, '${module.monitoring.log_group_arn}');
+  assert.equal(call.metrics_namespace, '${local.metrics_namespace}');
+});
+
+// --- The requirements table, one test per row ---
+for (const row of REQUIREMENTS) {
+  test(`requirement: ${row.figure} -> ${row.module} ${row.resource}.${row.attr}`, async () => {
+    await loaded;
+    const m = byName(row.module);
+    assert.ok(m, `no module ${row.module}`);
+    const block = m.resource[row.resource];
+    assert.ok(block, `no resource ${row.resource} in ${row.module}`);
+    const raw = row.check ? block[row.attr] : tf.attr(block, row.attr);
+    assert.notEqual(raw, undefined, `${row.resource} has no ${row.attr}`);
+    if (row.check) {
+      assert.ok(row.check(raw), `${row.resource}.${row.attr}: ${JSON.stringify(raw)}`);
+    } else if ('raw' in row) {
+      assert.deepEqual(raw, row.raw);
+    } else {
+      const value = Array.isArray(raw) ? raw.map((v) => tf.evaluate(m, v)) : tf.evaluate(m, raw);
+      if (row.match) assert.match(String(value), row.match);
+      else assert.deepEqual(value, row.value);
+    }
+  });
+}
