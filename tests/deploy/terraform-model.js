@@ -6,7 +6,12 @@
 // of module variables), for the requirements table.
 const fs = require('fs');
 const path = require('path');
-const { parse } = require('@cdktf/hcl2json');
+let parse;
+try {
+  ({ parse } = require('@cdktf/hcl2json'));
+} catch (e) {
+  throw new Error(`@cdktf/hcl2json is not installed: run \`npm ci\` in ${__dirname} (Debian packages nodejs, npm)`);
+}
 
 const KINDS = ['variable', 'locals', 'output', 'resource', 'data', 'module', 'provider', 'terraform'];
 

@@ -8,8 +8,8 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('fs');
 const path = require('path');
+const tf = require('./terraform-model.js'); // fails clearly when npm ci was not run
 const { parse } = require('@cdktf/hcl2json');
-const tf = require('./terraform-model.js');
 const { REQUIREMENTS } = require('./requirements.js');
 
 const SRC = process.argv[2];
