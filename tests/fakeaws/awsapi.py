@@ -2,10 +2,11 @@
 operations of Secrets Manager, CloudWatch Logs, CloudWatch (metrics) and Auto
 Scaling.
 
-Design: `handle(state, req)` takes a parsed HTTP request (method, raw path,
-header list, body) and returns a `Reply` (status, headers, body, error code,
-operation).  Errors are raised as `AWSError` and rendered by the protocol of the
-service (JSON 1.1 `{"__type", "message"}` or Query XML `<ErrorResponse>`).
+Design: `handle(state, service, operation, req)` takes a parsed HTTP request
+(`Request`: method, raw path, header list, body), authenticates and validates
+it and returns (access key id, result); `render_success` / `render_error` turn
+that into status, headers and body.  Errors are raised as `AWSError` and
+rendered by the protocol of the service (JSON 1.1 `{"__type", "message"}` or Query XML `<ErrorResponse>`).
 Signatures are verified by re-signing with botocore's own SigV4Auth restricted
 to the header names the client listed in SignedHeaders.  Parameters are checked
 against botocore's service model (ParamValidator plus the max/enum constraints
@@ -59,12 +60,6 @@ class AWSError(Exception):
     def __init__(self, code, message, status=400, sender=True):
         super().__init__(message)
         self.code, self.message, self.status, self.sender = code, message, status, sender
-
-
-class Reply:
-    def __init__(self, status, headers, body, service, operation, error=None, akid=None):
-        self.status, self.headers, self.body = status, headers, body
-        self.service, self.operation, self.error, self.akid = service, operation, error, akid
 
 
 def amz_time(epoch):

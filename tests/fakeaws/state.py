@@ -13,6 +13,7 @@ monotonic clock.
 import base64
 import copy
 import datetime
+import re
 import secrets
 import threading
 import time
@@ -218,8 +219,10 @@ class State:
             now = self.now()
             value = self._secret_value(spec)
             vid = str(uuid.uuid4())
-            self.secrets[name] = {
-                "name": name, "arn": self.secret_arn(name), "created": now, "changed": now,
+            old = self.secrets.get(name)
+            self.secrets[name] = {  # replacing keeps the ARN, like a secret value update would
+                "name": name, "arn": old["arn"] if old else self.secret_arn(name),
+                "created": old["created"] if old else now, "changed": now,
                 "kms_fail": bool(spec.get("kms_fail")), "deny": bool(spec.get("deny")),
                 "versions": {vid: dict(value, created=now, stages=["AWSCURRENT"])},
             }
@@ -341,8 +344,9 @@ class State:
                 op = f["operation"]
                 if op:
                     if service == "imds":
-                        p = imds_path or ""
-                        if not (p.startswith(op) or p.startswith(op.lstrip("/"))):
+                        # "meta-data/iam", "/meta-data/iam" and "/latest/meta-data/iam" all match
+                        op = re.sub(r"^/?(latest|\d{4}-\d{2}-\d{2})(/|$)", "", op).lstrip("/")
+                        if not (imds_path or "").lstrip("/").startswith(op):
                             continue
                     elif op != operation:
                         continue

@@ -667,9 +667,13 @@ class FaultTest(Base):
         self.assertEqual(error_of(self.sm.get_secret_value, SecretId="db")[0], "ExpiredTokenException")
         self.assertEqual(self.sm.get_secret_value(SecretId="db")["SecretString"], SECRET_TEXT)
         t = imds_token()
-        AWS.fault("error5xx", "imds", "meta-data/iam")
+        for prefix in ("meta-data/iam", "/latest/meta-data/iam/"):
+            AWS.fault("error5xx", "imds", prefix)
+            self.assertEqual(imds_get("/latest/meta-data/instance-id", t)[0], 200)
+            self.assertEqual(imds_get("/latest/meta-data/iam/security-credentials/", t)[0], 500)
+        AWS.fault("throttle", "imds", "api/token")
         self.assertEqual(imds_get("/latest/meta-data/instance-id", t)[0], 200)
-        self.assertEqual(imds_get("/latest/meta-data/iam/security-credentials/", t)[0], 500)
+        self.assertEqual(hreq("PUT", "/latest/api/token", {"X-aws-ec2-metadata-token-ttl-seconds": "9"})[0], 429)
 
     def test_latency_and_slow(self):
         AWS.fault("latency", "secretsmanager", seconds=0.4)
