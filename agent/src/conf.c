@@ -288,18 +288,56 @@ static int secret_get(Config *c, const char *name, SecretConfig **ret) {
         return 0;
 }
 
+/* inih reads lines through us, so we know the line of every callback, the
+ * line of the current section header, and can refuse over-long lines
+ * (inih would silently split them at INI_MAX_LINE). */
 typedef struct ParseState {
         Config *config;
+        FILE *file;
+        int line;
+        int section_line;
         char *error;            /* first error, without file:line */
+        int error_line;
         int error_r;
 } ParseState;
+
+static char *conf_reader(char *str, int num, void *stream) {
+        ParseState *st = stream;
+        char *s = fgets(str, num, st->file);
+        size_t l;
+
+        if (!s)
+                return NULL;
+        st->line++;
+        l = strlen(s);
+        if (l == (size_t) num - 1 && s[l - 1] != '\n') {
+                int ch;
+                while ((ch = fgetc(st->file)) != EOF && ch != '\n')
+                        ;
+                if (!st->error) {
+                        if (asprintf(&st->error, "line longer than %d bytes", num - 2) < 0)
+                                st->error = NULL;
+                        st->error_line = st->line;
+                        st->error_r = -E2BIG;
+                }
+                /* Hand inih a comment instead of half a line. */
+                strcpy(str, "#\n");
+                return str;
+        }
+        while (*s == ' ' || *s == '\t')
+                s++;
+        if (*s == '[')
+                st->section_line = st->line;
+        return str;
+}
 
 static int set_error(ParseState *st, int r, const char *fmt, ...) _printf_(3, 4);
 static int set_error(ParseState *st, int r, const char *fmt, ...) {
         va_list ap;
 
         if (st->error)
-                return 0;       /* keep the first: inih reports its line */
+                return 0;       /* keep the first */
+        st->error_line = st->line;
         va_start(ap, fmt);
         if (vasprintf(&st->error, fmt, ap) < 0)
                 st->error = NULL;
@@ -351,10 +389,13 @@ static int conf_ini_handler(void *user, const char *section, const char *key, co
                 SecretConfig *s;
                 int r;
 
-                if (!section_name_valid(dot + 1))
-                        return set_error(st, -EINVAL,
-                                         "[%s]: invalid name '%s' (letters, digits, '_' and '-', at most 64)",
-                                         section, dot + 1);
+                if (!section_name_valid(dot + 1)) {
+                        set_error(st, -EINVAL, "[%s]: invalid name '%s' (letters, digits, '_' and '-', at most 64)",
+                                  section, dot + 1);
+                        if (st->error_line == st->line)
+                                st->error_line = st->section_line;
+                        return 0;
+                }
                 r = secret_get(st->config, dot + 1, &s);
                 if (r == -E2BIG)
                         return set_error(st, r, "[%s]: more than 64 [secret.*] sections", section);
@@ -362,7 +403,10 @@ static int conf_ini_handler(void *user, const char *section, const char *key, co
                         return set_error(st, r, "out of memory");
                 return apply(st, secret_items, s, section, key, value);
         }
-        return set_error(st, -EINVAL, "unknown section [%s]", section);
+        set_error(st, -EINVAL, "unknown section [%s]", section);
+        if (st->error_line == st->line)
+                st->error_line = st->section_line;
+        return 0;
 }
 
 int config_parse_file(Config *c, const char *filename, char **ret_error) {
@@ -378,19 +422,21 @@ int config_parse_file(Config *c, const char *filename, char **ret_error) {
                         *ret_error = NULL;
                 return r;
         }
-        line = ini_parse_file(f, conf_ini_handler, &st);
-        if (line != 0 || st.error) {
-                int r = st.error_r < 0 ? st.error_r : -EINVAL;
-                if (ret_error) {
-                        int k;
-                        if (line > 0)
-                                k = asprintf(ret_error, "%s:%d: %s", filename, line,
-                                             st.error ?: "syntax error (expected [section] or key = value)");
-                        else
-                                k = asprintf(ret_error, "%s: %s", filename, st.error ?: "cannot parse");
-                        if (k < 0)
-                                *ret_error = NULL;
-                }
+        st.file = f;
+        line = ini_parse_stream(conf_reader, &st, conf_ini_handler, &st);
+        if (line < 0 && !st.error) {
+                if (ret_error && asprintf(ret_error, "%s: cannot parse (out of memory)", filename) < 0)
+                        *ret_error = NULL;
+                return -ENOMEM;
+        }
+        if (line > 0 || st.error) {
+                /* inih's own syntax errors and ours: report the earlier. */
+                bool syntax = line > 0 && (!st.error || line < st.error_line);
+                int r = syntax ? -EINVAL : st.error_r < 0 ? st.error_r : -EINVAL;
+                if (ret_error && asprintf(ret_error, "%s:%d: %s", filename, syntax ? line : st.error_line,
+                                          syntax ? "syntax error (expected [section], key = value or a # comment)"
+                                                 : st.error) < 0)
+                        *ret_error = NULL;
                 free(st.error);
                 return r;
         }

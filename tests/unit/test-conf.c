@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "tests.h"
+
+static char dir[] = "/tmp/test-conf-XXXXXX";
+
+static void write_file(const char *name, const char *content) {
+        char p[256];
+        FILE *f;
+
+        snprintf(p, sizeof(p), "%s/%s", dir, name);
+        f = fopen(p, "we");
+        if (!f) {
+                perror(p);
+                exit(EXIT_FAILURE);
+        }
+        fputs(content, f);
+        fclose(f);
+}
+
+static void remove_file(const char *name) {
+        char p[256];
+        snprintf(p, sizeof(p), "%s/%s", dir, name);
+        unlink(p);
+}
+
+/* Loads dir; returns the error text (caller frees) or NULL on success. */
+static char *load(Config **ret) {
+        Config *c = NULL;
+        char *error = NULL;
+        int r = config_load(dir, &c, &error);
+
+        if (r >= 0) {
+                CHECK(error == NULL);
+                if (ret)
+                        *ret = c;
+                else
+                        config_free(c);
+                return NULL;
+        }
+        CHECK(c == NULL);
+        return error ? error : strdup("(no message)");
+}
+
+static void test_empty_is_valid(void) {
+        Config *c = NULL;
+        char *e = load(&c);
+
+        CHECK(e == NULL);
+        free(e);
+        if (!c)
+                return;
+        CHECK_EQ_INT(c->n_sources, 0);
+        CHECK_STREQ(c->control_socket, "/run/agentd/control.sock");
+        CHECK_EQ_INT(c->imds_boot_deadline, 240 * USEC_PER_SEC);
+        CHECK_EQ_INT(c->max_attempts, 5);
+        CHECK(c->imds_enabled);
+        CHECK_EQ_INT(c->n_secrets, 0);
+        config_free(c);
+}
+
+static void test_values_and_dropins(void) {
+        Config *c = NULL;
+        char *e;
+
+        write_file("agentd.conf",
+                   "# comment\n"
+                   "[agent]\n"
+                   "log_level = debug\n"
+                   "bootstrap_timeout = 2m\n"
+                   "[aws]\n"
+                   "region = eu-west-1\n"
+                   "max_attempts = 3\n"
+                   "max_response_size = 4MiB\n"
+                   "[secret.db]\n"
+                   "id = arn:aws:secretsmanager:eu-central-1:123456789012:secret:db-AbCdEf\n");
+        write_file("agentd.conf.d/10-a.conf", "[aws]\nregion = us-east-1\n");
+        write_file("agentd.conf.d/20-b.conf", "[aws]\nregion = eu-central-1\n[secret.db]\nrefresh = 10m\n");
+        write_file("agentd.conf.d/30-c.conf.disabled", "[bogus]\n");
+        e = load(&c);
+        CHECK(e == NULL);
+        free(e);
+        if (!c)
+                return;
+        CHECK_EQ_INT(c->log_level, 7);
+        CHECK_EQ_INT(c->bootstrap_timeout, 2 * USEC_PER_MINUTE);
+        CHECK_STREQ(c->region, "eu-central-1");         /* the last drop-in wins */
+        CHECK_EQ_INT(c->max_attempts, 3);
+        CHECK_EQ_INT(c->max_response_size, 4 << 20);
+        CHECK_EQ_INT(c->n_secrets, 1);
+        CHECK_STREQ(c->secrets[0]->name, "db");
+        CHECK_STREQ(c->secrets[0]->version_stage, "AWSCURRENT");
+        CHECK_EQ_INT(c->secrets[0]->refresh, 10 * USEC_PER_MINUTE);
+        CHECK_EQ_INT(c->n_sources, 3);
+        config_free(c);
+        remove_file("agentd.conf.d/10-a.conf");
+        remove_file("agentd.conf.d/20-b.conf");
+        remove_file("agentd.conf.d/30-c.conf.disabled");
+}
+
+/* Each bad file must fail with file:line and the key in the message. */
+static void expect_error(const char *content, const char *where, const char *what) {
+        char *e;
+
+        write_file("agentd.conf", content);
+        e = load(NULL);
+        CHECK(e != NULL);
+        if (e) {
+                CHECK_CONTAINS(e, where);
+                CHECK_CONTAINS(e, what);
+        }
+        free(e);
+}
+
+static void test_errors(void) {
+        char where[300];
+
+        snprintf(where, sizeof(where), "%s/agentd.conf:3", dir);
+        expect_error("[agent]\n\nlog_levle = debug\n", where, "unknown key 'log_levle'");
+        expect_error("[agent]\n\nlog_level = loud\n", where, "log_level=loud");
+        expect_error("[aws]\n\nmax_attempts = 0\n", where, "max_attempts");
+        expect_error("[imds]\n\nboot_deadline = soon\n", where, "not a duration");
+        expect_error("[aws]\n\nmax_response_size = 10mb\n", where, "not a size");
+        expect_error("[aws]\n\nendpoint_url = ftp://x\n", where, "not an http");
+        expect_error("[agent]\n\ncontrol_socket = relative.sock\n", where, "absolute path");
+        expect_error("[aws]\n\nregion = EU West\n", where, "region");
+        snprintf(where, sizeof(where), "%s/agentd.conf:2", dir);
+        expect_error("# x\n[nonsense]\nkey = 1\n", where, "unknown section [nonsense]");
+        expect_error("# x\n[secret.a/b]\nid = x\n", where, "invalid name");
+        expect_error("# x\n[broken\nkey = 1\n", where, "syntax error");
+        expect_error("# x\nthis is not ini\n", where, "syntax error");
+        {
+                char longline[400];
+                memset(longline, 'x', sizeof(longline));
+                memcpy(longline, "[aws]\nregion = ", 15);
+                longline[sizeof(longline) - 2] = '\n';
+                longline[sizeof(longline) - 1] = 0;
+                expect_error(longline, where, "line longer than");
+        }
+        snprintf(where, sizeof(where), "%s/agentd.conf:1", dir);
+        expect_error("orphan = 1\n", where, "outside of any section");
+        /* Cross-key checks name the section. */
+        expect_error("[secret.db]\nversion_stage = AWSCURRENT\n", "[secret.db]", "id= is required");
+
+        /* An error in a drop-in names the drop-in. */
+        write_file("agentd.conf", "[agent]\nlog_level = info\n");
+        write_file("agentd.conf.d/50-bad.conf", "[imds]\nenabled = perhaps\n");
+        snprintf(where, sizeof(where), "%s/agentd.conf.d/50-bad.conf:2", dir);
+        char *e = load(NULL);
+        CHECK(e != NULL);
+        if (e) {
+                CHECK_CONTAINS(e, where);
+                CHECK_CONTAINS(e, "enabled=perhaps");
+        }
+        free(e);
+        remove_file("agentd.conf.d/50-bad.conf");
+}
+
+static void test_single_file_and_missing(void) {
+        Config *c = NULL;
+        char *error = NULL, p[256];
+
+        write_file("other.conf", "[aws]\nregion = ap-south-1\n");
+        snprintf(p, sizeof(p), "%s/other.conf", dir);
+        CHECK_EQ_INT(config_load(p, &c, &error), 0);
+        if (c)
+                CHECK_STREQ(c->region, "ap-south-1");
+        config_free(c);
+        c = NULL;
+        CHECK(config_load("/nonexistent/agentd", &c, &error) < 0);
+        CHECK_CONTAINS(error, "/nonexistent/agentd");
+        free(error);
+}
+
+static void cleanup(void) {
+        char cmd[300];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        (void) !system(cmd);
+}
+
+TEST_MAIN(
+        char d[300];
+        if (!mkdtemp(dir))
+                return EXIT_FAILURE;
+        snprintf(d, sizeof(d), "%s/agentd.conf.d", dir);
+        mkdir(d, 0755);
+        test_empty_is_valid();
+        test_values_and_dropins();
+        test_errors();
+        test_single_file_and_missing();
+        cleanup();
+)
