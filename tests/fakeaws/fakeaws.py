@@ -178,7 +178,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---------------------------------------------------------------- routing
     def _dispatch(self):
-        service, operation = "-", self.command + " " + self.path[:80]
+        service = "-"
         try:
             try:
                 body = self._read_body()
