@@ -296,6 +296,7 @@ bool imds_error_is_transient(int error) {
         case -EIO:
         case -EBUSY:
         case -EBADMSG:
+        case -EFBIG:    /* a garbled answer at boot is worth another try */
                 return true;
         default:
                 return false;

@@ -100,6 +100,11 @@ void manager_step_end(Manager *m) {
         log_info("bootstrap step %s done in %s", s->name, format_duration(buf, sizeof(buf), s->duration));
 }
 
+static void run_ready_callbacks(Manager *m) {
+        for (size_t i = 0; i < m->n_ready_callbacks; i++)
+                m->ready_callbacks[i].callback(m, m->ready_callbacks[i].userdata);
+}
+
 static void notify_ready(Manager *m) {
         if (!m->notified_ready) {
                 (void) sd_notify(false, "READY=1");
@@ -123,6 +128,7 @@ void manager_bootstrap_failed(Manager *m, const char *fmt, ...) {
         log_error("bootstrap failed at step %s: %s", step, buf);
         manager_set_status(m, "Failed at %s: %s", step, buf);
         notify_ready(m);
+        run_ready_callbacks(m);
 }
 
 static void bootstrap_complete(Manager *m) {
@@ -137,6 +143,16 @@ static void bootstrap_complete(Manager *m) {
         manager_set_status(m, "Running: instance %s (%s), %s credentials", strna(m->identity.instance_id),
                            strna(aws_client_region(m->aws)), credentials_source(m->credentials));
         notify_ready(m);
+        run_ready_callbacks(m);
+}
+
+int manager_on_ready(Manager *m, ManagerReadyCallback cb, void *userdata) {
+        if (m->n_ready_callbacks >= MANAGER_MAX_READY_CALLBACKS)
+                return -E2BIG;
+        m->ready_callbacks[m->n_ready_callbacks].callback = cb;
+        m->ready_callbacks[m->n_ready_callbacks].userdata = userdata;
+        m->n_ready_callbacks++;
+        return 0;
 }
 
 static void on_credentials_ready(int error, void *userdata) {

@@ -16,6 +16,7 @@
 #include "identity.h"
 #include "shared/curl-glue.h"
 
+typedef struct Manager Manager;
 typedef struct Imds Imds;
 typedef struct Credentials Credentials;
 typedef struct AwsClient AwsClient;
@@ -33,12 +34,15 @@ typedef enum ManagerState {
 #define MANAGER_MAX_COMPONENTS 32
 #define MANAGER_MAX_STEPS 16
 
+typedef void (*ManagerReadyCallback)(Manager *m, void *userdata);
+#define MANAGER_MAX_READY_CALLBACKS 8
+
 typedef struct BootstrapStep {
         const char *name;
         usec_t duration;        /* 0 while running */
 } BootstrapStep;
 
-typedef struct Manager {
+struct Manager {
         sd_event *event;
         Config *config;
         char *config_path;      /* --config, or NULL for the default */
@@ -68,7 +72,13 @@ typedef struct Manager {
         usec_t watchdog_usec;
         bool notified_ready;
         bool log_level_from_cmdline;
-} Manager;
+
+        struct {
+                ManagerReadyCallback callback;
+                void *userdata;
+        } ready_callbacks[MANAGER_MAX_READY_CALLBACKS];
+        size_t n_ready_callbacks;
+};
 
 int manager_new(const char *config_path, Config *config, Manager **ret);
 Manager *manager_free(Manager *m);
@@ -92,3 +102,6 @@ void manager_bootstrap_failed(Manager *m, const char *fmt, ...) _printf_(2, 3);
 void manager_extend_timeout(Manager *m, usec_t usec);
 
 int manager_reload(Manager *m);
+/* Called once when bootstrap ends, either way (m->state says which), in
+ * registration order. */
+int manager_on_ready(Manager *m, ManagerReadyCallback cb, void *userdata);

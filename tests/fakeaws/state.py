@@ -137,7 +137,8 @@ class State:
                         raise ValueError("tags must be an object")
                     self.instance["tags"] = {str(k): str(v) for k, v in value.items()}
                 elif key in DEFAULT_INSTANCE:
-                    self.instance[key] = bool(value) if key == "tags_in_metadata" else str(value)
+                    self.instance[key] = (bool(value) if key == "tags_in_metadata"
+                                          else None if value is None and key == "role" else str(value))
                 else:
                     raise ValueError("unknown instance field %r" % key)
 

@@ -1,0 +1,230 @@
+"""Integration test harness: runs the built agentd (or aws-probe) against the
+AWS emulator, the way systemd would run it.
+
+Agent(tmpdir, fake, config=...) writes a config directory, binds a datagram
+socket and passes it as NOTIFY_SOCKET (plus WATCHDOG_USEC when asked), starts
+agentd with stderr captured to a file, and collects every sd_notify message on
+a thread. Tests wait on conditions with deadlines (wait_notify, wait_for),
+never on sleeps.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.environ.get("FAKEAWS_DIR", os.path.join(HERE, "..", "fakeaws")))
+from client import FakeAWS  # noqa: E402
+
+AGENTD = os.environ.get("AGENTD", "agentd")
+AGENTCTL = os.environ.get("AGENTCTL", "agentctl")
+AWS_PROBE = os.environ.get("AWS_PROBE", "aws-probe")
+# Under valgrind or sanitizers everything is slower: scale deadlines.
+SLOW = float(os.environ.get("AGENTD_TEST_SLOWDOWN", "1"))
+
+
+def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
+    """Polls predicate() until it returns a true value or the deadline passes."""
+    deadline = time.monotonic() + timeout * SLOW
+    while True:
+        v = predicate()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(interval)
+
+
+class Agent:
+    def __init__(self, tmpdir, fake=None, config="", env=None, watchdog_usec=None, args=(),
+                 binary=None, log_level="debug", start=True):
+        self.tmpdir = tmpdir
+        self.confdir = os.path.join(tmpdir, "conf")
+        os.makedirs(os.path.join(self.confdir, "agentd.conf.d"), exist_ok=True)
+        self.socket_path = os.path.join(tmpdir, "run", "control.sock")
+        self.write_config(config)
+        self.notify_path = os.path.join(tmpdir, "notify.sock")
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(self.notify_path)
+        self.messages = []          # (monotonic time, message)
+        self.cond = threading.Condition()
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith("AWS_") and k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
+        if fake is not None:
+            self.env.update(fake.env())
+        self.env["NOTIFY_SOCKET"] = self.notify_path
+        if watchdog_usec:
+            self.env["WATCHDOG_USEC"] = str(watchdog_usec)
+        self.env.update(env or {})
+        self.args = [binary or AGENTD, "--config", self.confdir, "--log-level", log_level] + list(args)
+        self.log_path = os.path.join(tmpdir, "agentd.log")
+        self.proc = None
+        self.stdout = None
+        self._reader = threading.Thread(target=self._read_notify, daemon=True)
+        self._reader.start()
+        if start:
+            self.start()
+
+    def write_config(self, config, name="agentd.conf"):
+        with open(os.path.join(self.confdir, name), "w") as f:
+            f.write("[agent]\ncontrol_socket = %s\n" % self.socket_path if name == "agentd.conf" else "")
+            f.write(config)
+
+    def start(self):
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.args, env=self.env, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=self._log)
+
+    def _read_notify(self):
+        while True:
+            try:
+                data = self.notify.recv(4096)
+            except OSError:
+                return
+            with self.cond:
+                for line in data.decode(errors="replace").split("\n"):
+                    if line:
+                        self.messages.append((time.monotonic(), line))
+                self.cond.notify_all()
+
+    def wait_notify(self, prefix, timeout=20.0, count=1):
+        """Waits until `count` notify messages starting with prefix arrived."""
+        deadline = time.monotonic() + timeout * SLOW
+        with self.cond:
+            while True:
+                hits = [m for t, m in self.messages if m.startswith(prefix)]
+                if len(hits) >= count:
+                    return hits
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.proc and self.proc.poll() is not None):
+                    raise AssertionError("no %r notification (got %r); agentd log:\n%s"
+                                         % (prefix, [m for _, m in self.messages][-20:], self.log()[-4000:]))
+                self.cond.wait(min(left, 0.2))
+
+    def notifications(self, prefix=""):
+        with self.cond:
+            return [(t, m) for t, m in self.messages if m.startswith(prefix)]
+
+    def ctl(self, *args, env=None):
+        e = dict(os.environ)
+        e.pop("AGENTD_CONTROL_SOCKET", None)
+        e.update(env or {})
+        return subprocess.run([AGENTCTL, "--socket", self.socket_path] + list(args), env=e,
+                              capture_output=True, text=True, timeout=30 * SLOW)
+
+    def status(self):
+        """(exit code, parsed --json document)"""
+        p = self.ctl("status", "--json")
+        try:
+            doc = json.loads(p.stdout) if p.stdout.strip() else None
+        except ValueError:
+            raise AssertionError("agentctl status --json printed no JSON: %r %r" % (p.stdout, p.stderr))
+        return p.returncode, doc
+
+    def subsystem(self, doc, name):
+        for s in doc["subsystems"]:
+            if s["name"] == name:
+                return s
+        raise AssertionError("no subsystem %s in %r" % (name, doc["subsystems"]))
+
+    def log(self):
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def send_signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=20.0):
+        if self.proc is None:
+            return None
+        if self.stdout is not None:
+            return self.proc.returncode     # stopped already
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout * SLOW)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("agentd did not stop within %ss of %s" % (timeout, sig))
+        self.stdout = self.proc.stdout.read().decode(errors="replace") if self.proc.stdout else ""
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        self._log.close()
+        return self.proc.returncode
+
+    def close(self):
+        try:
+            self.stop()
+        finally:
+            self.notify.close()
+
+
+def run_probe(tmpdir, fake, target, body, service="secretsmanager", query=False, count=1, interval="0",
+              config="", env=None, timeout=120):
+    """Runs aws-probe; returns (exit code, list of result dicts, stderr log)."""
+    confdir = os.path.join(tmpdir, "probe-conf")
+    os.makedirs(confdir, exist_ok=True)
+    with open(os.path.join(confdir, "agentd.conf"), "w") as f:
+        f.write("[agent]\ncontrol_socket = %s\n" % os.path.join(tmpdir, "probe.sock"))
+        f.write(config)
+    e = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "NOTIFY_SOCKET"}
+    e.update(fake.env())
+    e.update(env or {})
+    args = [AWS_PROBE, "--config", confdir, "--service", service, "--target", target, "--body", body,
+            "--count", str(count), "--interval", interval] + (["--query"] if query else [])
+    p = subprocess.run(args, env=e, capture_output=True, text=True, timeout=timeout * SLOW)
+    results = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
+    return p.returncode, results, p.stderr + p.stdout
+
+
+class AgentTestCase(unittest.TestCase):
+    """Gives each test a temp dir, a fresh emulator, and cleans up agents."""
+
+    fake_state = None
+
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="agentd-it-")
+        self.tmp = self._tmp.name
+        self.fake = FakeAWS(os.path.join(self.tmp, "fake"), state=self.fake_state)
+        self.agents = []
+
+    def tearDown(self):
+        for a in self.agents:
+            try:
+                a.close()
+            except AssertionError:
+                pass
+        self.fake.stop()
+        if self._outcome_failed():
+            for a in self.agents:
+                sys.stderr.write("---- agentd log (%s) ----\n%s\n" % (a.tmpdir, a.log()[-6000:]))
+            sys.stderr.write("---- fakeaws output ----\n%s\n" % self.fake.output()[-3000:])
+        self._tmp.cleanup()
+
+    def _outcome_failed(self):
+        result = getattr(getattr(self, "_outcome", None), "result", None)
+        if result is None:
+            return False
+        return any(t is self for t, _ in result.failures + result.errors)
+
+    def agent(self, **kw):
+        d = os.path.join(self.tmp, "agent%d" % len(self.agents))
+        os.makedirs(d)
+        a = Agent(d, self.fake, **kw)
+        self.agents.append(a)
+        return a
+
+
+def main():
+    unittest.main(verbosity=2)
