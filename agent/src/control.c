@@ -24,6 +24,8 @@ typedef struct ControlClient {
         size_t in_len;
         char *out;
         size_t out_len, out_sent;
+        bool oversized;         /* answered early: drain the rest, then close */
+        bool draining;
         struct ControlClient *next, *prev;
 } ControlClient;
 
@@ -102,21 +104,42 @@ static int client_flush(ControlClient *c) {
         return 1;       /* all sent */
 }
 
+/* After an early answer to an oversized request, closing with unread
+ * input would reset the connection before the peer reads our answer. */
+static void client_done(ControlClient *c) {
+        if (!c->oversized || shutdown(c->fd, SHUT_WR) < 0 ||
+            sd_event_source_set_io_events(c->io, EPOLLIN) < 0) {
+                client_free(c);
+                return;
+        }
+        c->draining = true;
+}
+
 static int on_client_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
         ControlClient *c = userdata;
         char *nl;
         int r;
 
+        if (c->draining) {
+                char scratch[4096];
+                ssize_t n = recv(c->fd, scratch, sizeof(scratch), MSG_DONTWAIT);
+                if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+                        client_free(c);
+                return 0;
+        }
         if (c->out) {
                 r = client_flush(c);
-                if (r != 0)
+                if (r < 0)
                         client_free(c);
+                else if (r > 0)
+                        client_done(c);
                 return 0;
         }
         for (;;) {
                 ssize_t n;
                 if (c->in_len >= sizeof(c->in) - 1) {
                         c->out = reply_error("request too large", "more than 64 KiB");
+                        c->oversized = true;
                         break;
                 }
                 n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len, MSG_DONTWAIT);
@@ -155,8 +178,10 @@ static int on_client_io(sd_event_source *src, int fd, uint32_t revents, void *us
         c->out[c->out_len++] = '\n';
         c->out[c->out_len] = 0;
         r = client_flush(c);
-        if (r != 0)
+        if (r < 0)
                 client_free(c);
+        else if (r > 0)
+                client_done(c);
         return 0;
 }
 

@@ -13,8 +13,15 @@
 #include "shared/json-util.h"
 #include "shared/time-util.h"
 
-/* Never hand out credentials closer than this to their expiry. */
+/* Never hand out credentials closer than this to their expiry (a quarter of
+ * their life for the very short-lived ones tests use). */
 #define EXPIRY_GUARD (30 * USEC_PER_SEC)
+
+static usec_t expiry_guard(usec_t now, usec_t expiration) {
+        if (expiration == USEC_INFINITY || expiration <= now)
+                return 0;
+        return MIN(EXPIRY_GUARD, (expiration - now) / 4);
+}
 
 struct CredentialsWait {
         Credentials *owner;
@@ -49,7 +56,7 @@ usec_t credentials_refresh_time(usec_t now, usec_t expiration, double r) {
 
         if (expiration == USEC_INFINITY)
                 return USEC_INFINITY;
-        if (expiration <= now + EXPIRY_GUARD)
+        if (expiration <= now + expiry_guard(now, expiration) || expiration - now < 4 * USEC_PER_SEC)
                 return now;
         life = expiration - now;
         if (life > 30 * USEC_PER_MINUTE)
@@ -112,7 +119,7 @@ int credentials_parse_imds(const char *json, AwsCredentials *ret, const char **r
 }
 
 static bool usable(const AwsCredentials *a, usec_t now) {
-        return a->access_key_id && (a->expiration == USEC_INFINITY || now + EXPIRY_GUARD < a->expiration);
+        return a->access_key_id && (a->expiration == USEC_INFINITY || now + a->guard < a->expiration);
 }
 
 const AwsCredentials *credentials_current(Credentials *c) {
@@ -193,6 +200,7 @@ static void on_imds_credentials(int error, const char *body, size_t len, void *u
         if (!c->current.access_key_id || !streq(c->current.access_key_id, fresh.access_key_id))
                 log_info("role credentials %s loaded, expiring %s", fresh.access_key_id,
                          format_rfc3339(buf, sizeof(buf), fresh.expiration));
+        fresh.guard = expiry_guard(now, fresh.expiration);
         aws_credentials_done(&c->current);
         c->current = fresh;
         c->refreshes++;

@@ -27,6 +27,7 @@ typedef struct AwsCredentials {
         char *secret_access_key;
         char *session_token;            /* NULL for long-term keys */
         usec_t expiration;              /* CLOCK_REALTIME; USEC_INFINITY if none */
+        usec_t guard;                   /* unusable this long before expiration */
 } AwsCredentials;
 
 typedef void (*CredentialsReady)(int error, void *userdata);

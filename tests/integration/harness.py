@@ -213,10 +213,7 @@ class AgentTestCase(unittest.TestCase):
         self._tmp.cleanup()
 
     def _outcome_failed(self):
-        result = getattr(getattr(self, "_outcome", None), "result", None)
-        if result is None:
-            return False
-        return any(t is self for t, _ in result.failures + result.errors)
+        return not getattr(getattr(self, "_outcome", None), "success", True)
 
     def agent(self, **kw):
         d = os.path.join(self.tmp, "agent%d" % len(self.agents))
