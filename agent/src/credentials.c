@@ -175,9 +175,7 @@ static void on_imds_credentials(int error, const char *body, size_t len, void *u
                         error = -EKEYEXPIRED;
                 }
         } else
-                reason = imds_component(c->manager->imds)->state != COMPONENT_OK &&
-                         imds_component(c->manager->imds)->detail
-                         ? imds_component(c->manager->imds)->detail : strerror(-error);
+                reason = imds_strerror(error);
 
         if (error < 0) {
                 usec_t delay = backoff_next(&c->backoff);

@@ -246,7 +246,7 @@ static void fetch_round_end(IdentityFetch *f) {
         delay = MIN(delay, f->deadline - now);
         component_error(c, COMPONENT_STARTING, "%s; retry %u in %.1fs", f->reason, f->backoff.attempt,
                         (double) delay / USEC_PER_SEC);
-        log_warning("%s; retrying in %.1fs", f->reason, (double) delay / USEC_PER_SEC);
+        log_warning("%s; retrying in %.1fs (until boot_deadline)", f->reason, (double) delay / USEC_PER_SEC);
         manager_extend_timeout(m, delay + 2 * m->config->imds_timeout + 10 * USEC_PER_SEC);
         r = sd_event_add_time_relative(m->event, &f->retry_timer, CLOCK_MONOTONIC, delay, 0, on_retry_timer, f);
         if (r < 0) {
@@ -258,27 +258,23 @@ static void fetch_round_end(IdentityFetch *f) {
 static void fetch_item_done(int error, const char *body, size_t len, void *userdata) {
         Item *it = userdata;
         IdentityFetch *f = it->fetch;
+        char reason[sizeof(f->reason)];
 
         it->call = NULL;
         if (error == -ENOENT && it->optional)
                 error = 0;
         else if (error == 0 && (strlen(body) != len || !it->store(it, body))) {
                 error = -EBADMSG;
-                if (f->error == 0)
-                        snprintf(f->reason, sizeof(f->reason), "IMDS %s: malformed value (%zu bytes)", it->path, len);
-        }
-        if (error < 0 && f->error == 0) {
-                f->error = error;
-                if (error == -ENOENT)
-                        snprintf(f->reason, sizeof(f->reason), "IMDS %s: not found (404)", it->path);
-                else if (error == -EACCES)
-                        snprintf(f->reason, sizeof(f->reason),
-                                 "IMDS %s: access denied (IMDS disabled, or token refused)", it->path);
-                else if (error != -EBADMSG)
-                        snprintf(f->reason, sizeof(f->reason), "IMDS %s: %s", it->path,
-                                 imds_component(f->manager->imds)->detail && error != -ENOENT &&
-                                 imds_component(f->manager->imds)->state != COMPONENT_OK
-                                 ? imds_component(f->manager->imds)->detail : strerror(-error));
+                snprintf(reason, sizeof(reason), "IMDS %s: malformed value (%zu bytes)", it->path, len);
+        } else if (error < 0)
+                snprintf(reason, sizeof(reason), "IMDS %s: %s", it->path, imds_strerror(error));
+        if (error < 0) {
+                /* Every failure is logged; the first one becomes the status. */
+                log_debug("%s", reason);
+                if (f->error == 0) {
+                        f->error = error;
+                        memcpy(f->reason, reason, sizeof(reason));
+                }
         }
         if (--f->pending == 0)
                 fetch_round_end(f);

@@ -346,6 +346,23 @@ Imds *imds_free(Imds *imds) {
         return mfree(imds);
 }
 
+const char *imds_strerror(int error) {
+        switch (error) {
+        case -ENOENT:       return "not found (404)";
+        case -EACCES:       return "access denied (IMDS disabled, or the session token was refused)";
+        case -EBUSY:        return "throttled (429)";
+        case -EIO:          return "server error (5xx)";
+        case -EINVAL:       return "bad request (400)";
+        case -EFBIG:        return "answer larger than 64 KiB";
+        case -EBADMSG:      return "malformed answer";
+        case -ECONNREFUSED: return "connection refused";
+        case -ETIMEDOUT:    return "timed out";
+        case -ECONNRESET:   return "connection dropped or answer truncated";
+        case -EHOSTUNREACH: return "endpoint unreachable";
+        default:            return strerror(-error);
+        }
+}
+
 const char *imds_endpoint(Imds *imds) {
         return imds->endpoint;
 }

@@ -39,5 +39,7 @@ int imds_get(Imds *imds, const char *path, ImdsDone done, void *userdata, ImdsCa
 void imds_call_cancel(ImdsCall *call);
 
 bool imds_error_is_transient(int error);
+/* What an ImdsDone error means, in words for status and logs. */
+const char *imds_strerror(int error);
 const char *imds_endpoint(Imds *imds);
 Component *imds_component(Imds *imds);
