@@ -236,7 +236,7 @@ static void on_response(HttpRequest *req, int error, long status, void *userdata
                 if (!call->refreshed_credentials) {
                         call->refreshed_credentials = true;
                         credentials_invalidate(c->manager->credentials, call->signed_with);
-                        /* One more try, beyond max_attempts if need be. */
+                        /* One more try, even past max_attempts. */
                         log_info("%s %s: %s; refreshing credentials and retrying once",
                                  aws_service_to_string(call->service), call->target, reason);
                         attempt_start(call);
@@ -245,8 +245,9 @@ static void on_response(HttpRequest *req, int error, long status, void *userdata
                 break;
         case AWS_ERROR_CLOCK_SKEW: {
                 char msg[896];
-                snprintf(msg, sizeof(msg), "%s; the local clock is %+llds off AWS time: fix time synchronisation",
-                         reason, c->clock_skew_sec);
+                snprintf(msg, sizeof(msg), "%s; the local clock is %llds %s AWS time: fix time synchronisation",
+                         reason, c->clock_skew_sec < 0 ? -c->clock_skew_sec : c->clock_skew_sec,
+                         c->clock_skew_sec > 0 ? "behind" : "ahead of");
                 log_error("%s %s: %s", aws_service_to_string(call->service), call->target, msg);
                 if (schedule_retry(call, res.error_class, msg))
                         return;

@@ -163,9 +163,8 @@ int http_request_new(CurlGlue *glue, const char *method, const char *url, HttpRe
                 curl_easy_setopt(req->easy, CURLOPT_POSTFIELDSIZE, 0L);
         if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0)
                 curl_easy_setopt(req->easy, CURLOPT_POSTFIELDS, "");
-        /* No "Expect: 100-continue" round trip for our small bodies. */
-        if (http_request_add_header(req, "Expect:") < 0)
-                return -ENOMEM;
+        /* Note: no "Expect:" header to suppress 100-continue: libcurl's
+         * SigV4 would sign the empty header it then does not send. */
         *ret = TAKE_PTR(req);
         return 0;
 }
