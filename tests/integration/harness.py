@@ -28,6 +28,17 @@ AGENTCTL = os.environ.get("AGENTCTL", "agentctl")
 AWS_PROBE = os.environ.get("AWS_PROBE", "aws-probe")
 # Under valgrind or sanitizers everything is slower: scale deadlines.
 SLOW = float(os.environ.get("AGENTD_TEST_SLOWDOWN", "1"))
+VALGRIND = os.environ.get("AGENTD_VALGRIND") == "1"
+VALGRIND_ERROR = 99
+
+
+def wrap(cmd, logfile):
+    """Prefixes cmd with valgrind when the valgrind test setup is active."""
+    if not VALGRIND:
+        return cmd
+    return ["valgrind", "--quiet", "--leak-check=full", "--show-leak-kinds=definite,indirect",
+            "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=%d" % VALGRIND_ERROR,
+            "--log-file=" + logfile] + cmd
 
 
 def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
@@ -79,7 +90,8 @@ class Agent:
 
     def start(self):
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.args, env=self.env, stdin=subprocess.DEVNULL,
+        self.valgrind_log = os.path.join(self.tmpdir, "valgrind.log")
+        self.proc = subprocess.Popen(wrap(self.args, self.valgrind_log), env=self.env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=self._log)
 
     def _read_notify(self):
@@ -161,6 +173,9 @@ class Agent:
         if self.proc.stdout:
             self.proc.stdout.close()
         self._log.close()
+        if self.proc.returncode == VALGRIND_ERROR and VALGRIND:
+            with open(self.valgrind_log) as f:
+                raise AssertionError("valgrind found errors in agentd:\n" + f.read())
         return self.proc.returncode
 
     def close(self):
@@ -183,7 +198,11 @@ def run_probe(tmpdir, fake, target, body, service="secretsmanager", query=False,
     e.update(env or {})
     args = [AWS_PROBE, "--config", confdir, "--service", service, "--target", target, "--body", body,
             "--count", str(count), "--interval", interval] + (["--query"] if query else [])
-    p = subprocess.run(args, env=e, capture_output=True, text=True, timeout=timeout * SLOW)
+    vlog = os.path.join(tmpdir, "valgrind-probe.log")
+    p = subprocess.run(wrap(args, vlog), env=e, capture_output=True, text=True, timeout=timeout * SLOW)
+    if VALGRIND and p.returncode == VALGRIND_ERROR:
+        with open(vlog) as f:
+            raise AssertionError("valgrind found errors in aws-probe:\n" + f.read())
     results = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
     return p.returncode, results, p.stderr + p.stdout
 
