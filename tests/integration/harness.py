@@ -107,15 +107,20 @@ class Agent:
                 self.cond.notify_all()
 
     def wait_notify(self, prefix, timeout=20.0, count=1):
-        """Waits until `count` notify messages starting with prefix arrived."""
+        """Waits until `count` notify messages starting with prefix arrived.
+        Once agentd has exited, what it sent is already queued on our socket:
+        then wait only briefly for the reader thread."""
         deadline = time.monotonic() + timeout * SLOW
+        exited_at = None
         with self.cond:
             while True:
                 hits = [m for t, m in self.messages if m.startswith(prefix)]
                 if len(hits) >= count:
                     return hits
                 left = deadline - time.monotonic()
-                if left <= 0 or (self.proc and self.proc.poll() is not None):
+                if exited_at is None and self.proc and self.proc.poll() is not None:
+                    exited_at = time.monotonic()
+                if left <= 0 or (exited_at is not None and time.monotonic() - exited_at > 2):
                     raise AssertionError("no %r notification (got %r); agentd log:\n%s"
                                          % (prefix, [m for _, m in self.messages][-20:], self.log()[-4000:]))
                 self.cond.wait(min(left, 0.2))
@@ -204,6 +209,10 @@ def run_probe(tmpdir, fake, target, body, service="secretsmanager", query=False,
         with open(vlog) as f:
             raise AssertionError("valgrind found errors in aws-probe:\n" + f.read())
     results = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
+    # Kept for the secret-leak scan in AgentTestCase.tearDown.
+    n = len([f for f in os.listdir(tmpdir) if f.startswith("probe-") and f.endswith(".log")])
+    with open(os.path.join(tmpdir, "probe-%d.log" % n), "w") as f:
+        f.write(p.stderr + p.stdout)
     return p.returncode, results, p.stderr + p.stdout
 
 
@@ -224,12 +233,31 @@ class AgentTestCase(unittest.TestCase):
                 a.close()
             except AssertionError:
                 pass
+        leaks = self._secret_leaks()
         self.fake.stop()
         if self._outcome_failed():
             for a in self.agents:
                 sys.stderr.write("---- agentd log (%s) ----\n%s\n" % (a.tmpdir, a.log()[-6000:]))
             sys.stderr.write("---- fakeaws output ----\n%s\n" % self.fake.output()[-3000:])
         self._tmp.cleanup()
+        self.assertEqual(leaks, [], "secret material in agentd or emulator output")
+
+    def _secret_leaks(self):
+        """Every secret key and session token the emulator issued, searched
+        for in everything agentd, aws-probe and the emulator printed."""
+        try:
+            creds = self.fake.state()["credentials"]
+        except Exception:
+            return []
+        secrets = [c["SecretAccessKey"] for c in creds["issued"]] + [c["Token"] for c in creds["issued"]]
+        secrets += [c["secret_access_key"] for c in creds["static"]]
+        texts = [self.fake.output()]
+        for root, _, files in os.walk(self.tmp):
+            for f in files:
+                if f.endswith(".log"):
+                    with open(os.path.join(root, f), errors="replace") as fh:
+                        texts.append(fh.read())
+        return [s[:6] + "..." for s in secrets if s and any(s in t for t in texts)]
 
     def _outcome_failed(self):
         return not getattr(getattr(self, "_outcome", None), "success", True)

@@ -71,7 +71,7 @@ class BootTest(AgentTestCase):
         a.wait_notify("READY=1")
         self.assertTrue(os.path.exists(a.socket_path))
         self.assertEqual(a.stop(signal.SIGTERM), 0)
-        self.assertTrue(a.notifications("STOPPING=1"))
+        a.wait_notify("STOPPING=1")
         self.assertFalse(os.path.exists(a.socket_path))
         self.assertIn("stopping", a.log())
 

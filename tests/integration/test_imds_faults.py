@@ -50,8 +50,8 @@ class ImdsFaultTest(AgentTestCase):
         a = self.agent()
         a.wait_notify("READY=1")
         first = a.status()[1]["credentials"]["access_key_id"]
-        self.fake.expire_tokens()
         seq = max([r["seq"] for r in self.fake.requests()] + [0])
+        self.fake.expire_tokens()
         # The next credential refresh meets a 401, renews the token, succeeds.
         wait_for(lambda: a.status()[1]["credentials"] and
                  a.status()[1]["credentials"]["access_key_id"] != first,
