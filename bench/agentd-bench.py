@@ -5,6 +5,7 @@ figure per line, with its target:
   start_to_ready_ms   spawn of agentd → READY=1 (identity + credentials from
                       IMDS), median/min/max over --runs starts
   idle_rss_kib        VmRSS after READY and after --idle seconds of idling
+  idle_pss_kib        the same as PSS, and the anonymous (heap) part
   idle_cpu_percent    CPU time used over those --idle seconds / wall time
 
 Usage: bench/agentd-bench.py --build BUILD_DIR [--runs 20] [--idle 60]
@@ -56,6 +57,19 @@ def proc_rss_kib(pid):
     return 0
 
 
+def proc_rollup(pid):
+    """Pss and Anonymous (KiB) from smaps_rollup: RSS counts every page of
+    the shared libraries touched (libcrypto alone is ~3 MiB), PSS divides
+    shared pages among the processes mapping them, Anonymous is our heap."""
+    out = {}
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 2 and parts[0] in ("Pss:", "Anonymous:"):
+                out[parts[0][:-1]] = int(parts[1])
+    return out
+
+
 def proc_cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -88,7 +102,9 @@ def main():
         wall = time.monotonic() - t0
         cpu = proc_cpu_seconds(p.pid) - cpu0
         rss1 = proc_rss_kib(p.pid)
+        roll = proc_rollup(p.pid)
         print("idle_rss_kib after_ready=%d after_%ds=%d (target < 8192)" % (rss0, args.idle, rss1))
+        print("idle_pss_kib %d anonymous_kib %d" % (roll.get("Pss", 0), roll.get("Anonymous", 0)))
         print("idle_cpu_percent %.3f over %.0fs (target < 0.1)" % (100.0 * cpu / wall, wall))
         p.terminate()
         p.wait()

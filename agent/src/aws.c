@@ -187,7 +187,7 @@ static bool schedule_retry(AwsCall *call, AwsErrorClass cls, const char *reason)
         delay = cls == AWS_ERROR_CLOCK_SKEW ? RETRY_CAP : backoff_delay(base, RETRY_CAP, call->attempts, random01());
         log_info("%s %s: %s; retry %u/%u in %.2fs", aws_service_to_string(call->service), call->target, reason,
                  call->attempts, m->config->max_attempts - 1, (double) delay / USEC_PER_SEC);
-        r = sd_event_add_time_relative(m->event, &call->retry_timer, CLOCK_MONOTONIC, delay, 0, on_retry_timer, call);
+        r = sd_event_add_time_relative(m->event, &call->retry_timer, CLOCK_MONOTONIC, delay, USEC_PER_MSEC, on_retry_timer, call);
         if (r < 0)
                 return false;
         call->client->n_retries++;

@@ -248,7 +248,7 @@ static void fetch_round_end(IdentityFetch *f) {
                         (double) delay / USEC_PER_SEC);
         log_warning("%s; retrying in %.1fs (until boot_deadline)", f->reason, (double) delay / USEC_PER_SEC);
         manager_extend_timeout(m, delay + 2 * m->config->imds_timeout + 10 * USEC_PER_SEC);
-        r = sd_event_add_time_relative(m->event, &f->retry_timer, CLOCK_MONOTONIC, delay, 0, on_retry_timer, f);
+        r = sd_event_add_time_relative(m->event, &f->retry_timer, CLOCK_MONOTONIC, delay, USEC_PER_MSEC, on_retry_timer, f);
         if (r < 0) {
                 component_error(c, COMPONENT_FAILED, "cannot arm retry timer: %s", strerror(-r));
                 f->done(m, r, "cannot arm retry timer");

@@ -332,7 +332,7 @@ int manager_start(Manager *m) {
 
         if (sd_watchdog_enabled(false, &m->watchdog_usec) > 0 && m->watchdog_usec > 0) {
                 r = sd_event_add_time_relative(m->event, &m->watchdog_timer, CLOCK_MONOTONIC,
-                                               m->watchdog_usec / 2, 0, on_watchdog, m);
+                                               m->watchdog_usec / 2, m->watchdog_usec / 20, on_watchdog, m);
                 if (r < 0)
                         return log_error_errno(r, "cannot arm watchdog timer: %m");
                 (void) sd_event_source_set_enabled(m->watchdog_timer, SD_EVENT_ON);

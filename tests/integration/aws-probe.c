@@ -80,7 +80,7 @@ static void on_ready(Manager *m, void *userdata) {
                 sd_event_exit(m->event, 1);
                 return;
         }
-        (void) sd_event_add_time_relative(m->event, &probe.timer, CLOCK_MONOTONIC, 0, 0, on_tick, m);
+        (void) sd_event_add_time_relative(m->event, &probe.timer, CLOCK_MONOTONIC, 0, 1, on_tick, m);
 }
 
 int main(int argc, char *argv[]) {
