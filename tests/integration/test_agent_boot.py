@@ -56,6 +56,16 @@ class BootTest(AgentTestCase):
             self.assertNotIn(c["SecretAccessKey"], everything)
             self.assertNotIn(c["Token"], everything)
 
+    def test_tags_in_metadata_disabled_is_not_an_error(self):
+        self.fake._call("POST", "instance", {"tags_in_metadata": False})
+        a = self.agent()
+        a.wait_notify("READY=1")
+        rc, doc = a.status()
+        self.assertEqual(rc, 0)
+        self.assertEqual(doc["identity"]["tags"], {})
+        self.assertFalse(doc["identity"]["tags_in_metadata"])
+        self.assertIn("not enabled", a.ctl("status").stdout)
+
     def test_watchdog_fed_at_half_interval(self):
         a = self.agent(watchdog_usec=600000)
         a.wait_notify("READY=1")

@@ -75,6 +75,21 @@ class ControlTest(AgentTestCase):
             s.close()
         self.assertIsNone(a.proc.poll())
 
+    def test_other_users_are_refused_by_peer_credentials(self):
+        a = self.agent()
+        a.wait_notify("READY=1")
+        # Open the path up, so only the SO_PEERCRED check stands in the way.
+        for d in (self.tmp, a.tmpdir, os.path.dirname(a.socket_path)):
+            os.chmod(d, 0o755)
+        os.chmod(a.socket_path, 0o666)
+        p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            AGENTCTL, "--socket", a.socket_path, "status"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("not reachable", p.stderr)
+        wait_for(lambda: "peer is neither root nor uid" in a.log(), what="refusal in the log")
+        self.assertEqual(a.status()[0], 0)      # root still gets in
+
     def test_unreachable_exit_code(self):
         p = subprocess.run([AGENTCTL, "--socket", os.path.join(self.tmp, "nope.sock"), "status"],
                            capture_output=True, text=True)
