@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "conf.h"
+#include "health.h"
 #include "log.h"
 #include "shared/parse-util.h"
 
@@ -111,6 +112,80 @@ static int conf_parse_region(const char *v, void *field, const char **reason) {
         return conf_parse_string(v, field, reason);
 }
 
+static int conf_parse_abs_path(const char *v, void *field, const char **reason) {
+        if (isempty(v) || v[0] != '/') {
+                *reason = "not an absolute path";
+                return -EINVAL;
+        }
+        return conf_parse_string(v, field, reason);
+}
+
+static int conf_parse_listen(const char *v, void *field, const char **reason) {
+        HealthAddress a[HEALTH_MAX_LISTEN];
+
+        if (health_listen_parse(v, a, ELEMENTSOF(a), NULL) < 0) {
+                *reason = "not a list of up to 8 addresses HOST:PORT (numeric host), [IPv6]:PORT or unix:/PATH";
+                return -EINVAL;
+        }
+        return conf_parse_string(v, field, reason);
+}
+
+static int conf_parse_connections(const char *v, void *field, const char **reason) {
+        int r = parse_uint(v, 1, 1000, field);
+        if (r < 0)
+                *reason = "not a number from 1 to 1000";
+        return r;
+}
+
+static int conf_parse_check_type(const char *v, void *field, const char **reason) {
+        CheckType t = check_type_from_string(v);
+        if (t < 0) {
+                *reason = "not a check type (http, tcp, mysql, disk, memory, unit, exec)";
+                return -EINVAL;
+        }
+        *(CheckType *) field = t;
+        return 0;
+}
+
+static int conf_parse_rise_fall(const char *v, void *field, const char **reason) {
+        int r = parse_uint(v, 1, 100, field);
+        if (r < 0)
+                *reason = "not a number from 1 to 100";
+        return r;
+}
+
+static int conf_parse_http_status(const char *v, void *field, const char **reason) {
+        int r = parse_uint(v, 100, 599, field);
+        if (r < 0)
+                *reason = "not an HTTP status from 100 to 599";
+        return r;
+}
+
+static int conf_parse_port(const char *v, void *field, const char **reason) {
+        int r = parse_uint(v, 1, 65535, field);
+        if (r < 0)
+                *reason = "not a port from 1 to 65535";
+        return r;
+}
+
+static int conf_parse_threshold(const char *v, void *field, const char **reason) {
+        int r = parse_threshold(v, field);
+        if (r < 0)
+                *reason = "not a size or a percentage (examples: 512MiB, 10%)";
+        return r;
+}
+
+static int conf_parse_check_interval(const char *v, void *field, const char **reason) {
+        usec_t u;
+        int r = parse_duration(v, &u);
+        if (r < 0 || u < 100 * USEC_PER_MSEC || u > USEC_PER_DAY) {
+                *reason = "not a duration from 100ms to 1d";
+                return -EINVAL;
+        }
+        *(usec_t *) field = u;
+        return 0;
+}
+
 #define ITEM(k, p, f) { k, p, offsetof(Config, f) }
 
 static const ConfItem agent_items[] = {
@@ -164,10 +239,46 @@ static const ConfItem secret_items[] = {
         {}
 };
 
+static const ConfItem health_items[] = {
+        ITEM("listen", conf_parse_listen, health_listen),
+        ITEM("max_connections", conf_parse_connections, health_max_connections),
+        ITEM("timeout", conf_parse_check_interval, health_connection_timeout),
+        ITEM("default_check", conf_parse_bool, health_default_check),
+        {}
+};
+
+#define CHECK_ITEM(k, p, f) { k, p, offsetof(CheckConfig, f) }
+static const ConfItem check_items[] = {
+        CHECK_ITEM("type", conf_parse_check_type, type),
+        CHECK_ITEM("interval", conf_parse_check_interval, interval),
+        CHECK_ITEM("timeout", conf_parse_check_interval, timeout),
+        CHECK_ITEM("critical", conf_parse_bool, critical),
+        CHECK_ITEM("rise", conf_parse_rise_fall, rise),
+        CHECK_ITEM("fall", conf_parse_rise_fall, fall),
+        CHECK_ITEM("url", conf_parse_url, url),
+        CHECK_ITEM("expect_status", conf_parse_http_status, expect_status),
+        CHECK_ITEM("expect_body", conf_parse_string, expect_body),
+        CHECK_ITEM("target", conf_parse_string, target),
+        CHECK_ITEM("host", conf_parse_string, host),
+        CHECK_ITEM("port", conf_parse_port, port),
+        CHECK_ITEM("user", conf_parse_string, user),
+        CHECK_ITEM("database", conf_parse_string, database),
+        CHECK_ITEM("secret", conf_parse_string, secret),
+        CHECK_ITEM("password_file", conf_parse_abs_path, password_file),
+        CHECK_ITEM("path", conf_parse_abs_path, path),
+        CHECK_ITEM("min_free", conf_parse_threshold, min_free),
+        CHECK_ITEM("min_free_inodes", conf_parse_threshold, min_free_inodes),
+        CHECK_ITEM("min_available", conf_parse_threshold, min_available),
+        CHECK_ITEM("unit", conf_parse_string, unit),
+        CHECK_ITEM("command", conf_parse_string, command),
+        {}
+};
+
 static const struct {
         const char *name;
         const ConfItem *items;
 } plain_sections[] = {
+        { "health", health_items },
         { "agent", agent_items },
         { "imds", imds_items },
         { "aws", aws_items },
@@ -205,6 +316,124 @@ static SecretConfig *secret_config_free(SecretConfig *s) {
         return mfree(s);
 }
 
+static const char *const check_type_names[_CHECK_TYPE_MAX] = {
+        [CHECK_HTTP] = "http", [CHECK_TCP] = "tcp", [CHECK_MYSQL] = "mysql", [CHECK_DISK] = "disk",
+        [CHECK_MEMORY] = "memory", [CHECK_UNIT] = "unit", [CHECK_EXEC] = "exec",
+};
+
+const char *check_type_to_string(CheckType t) {
+        return t >= 0 && t < _CHECK_TYPE_MAX ? check_type_names[t] : "invalid";
+}
+
+CheckType check_type_from_string(const char *s) {
+        for (CheckType t = 0; t < _CHECK_TYPE_MAX; t++)
+                if (streq_ptr(s, check_type_names[t]))
+                        return t;
+        return _CHECK_TYPE_INVALID;
+}
+
+int parse_threshold(const char *s, Threshold *ret) {
+        size_t l;
+        int r;
+
+        if (isempty(s))
+                return -EINVAL;
+        l = strlen(s);
+        if (s[l - 1] == '%') {
+                _cleanup_free_ char *n = strndup(s, l - 1);
+                unsigned p;
+                if (!n)
+                        return -ENOMEM;
+                r = parse_uint(n, 0, 100, &p);
+                if (r < 0)
+                        return r;
+                *ret = (Threshold) { .value = p, .percent = true, .set = true };
+                return 0;
+        }
+        r = parse_size(s, &ret->value);
+        if (r < 0)
+                return r;
+        ret->percent = false;
+        ret->set = true;
+        return 0;
+}
+
+static CheckConfig *check_config_free(CheckConfig *k) {
+        if (!k)
+                return NULL;
+        free(k->name);
+        free(k->url);
+        free(k->expect_body);
+        free(k->target);
+        free(k->host);
+        free(k->user);
+        free(k->database);
+        free(k->secret);
+        free(k->password_file);
+        free(k->path);
+        free(k->unit);
+        free(k->command);
+        return mfree(k);
+}
+
+static int check_config_new(const char *name, CheckConfig **ret) {
+        CheckConfig *k = calloc(1, sizeof(*k));
+
+        if (!k)
+                return -ENOMEM;
+        *k = (CheckConfig) {
+                .type = _CHECK_TYPE_INVALID,
+                .interval = 10 * USEC_PER_SEC,
+                .timeout = 2 * USEC_PER_SEC,
+                .critical = true,
+                .rise = 2,
+                .fall = 3,
+                .expect_status = 200,
+        };
+        k->name = strdup(name);
+        if (!k->name)
+                return check_config_free(k), -ENOMEM;
+        *ret = k;
+        return 0;
+}
+
+static int check_get(Config *c, const char *name, CheckConfig **ret) {
+        CheckConfig **a;
+        int r;
+
+        for (size_t i = 0; i < c->n_checks; i++)
+                if (streq(c->checks[i]->name, name)) {
+                        *ret = c->checks[i];
+                        return 0;
+                }
+        if (c->n_checks >= CHECK_MAX)
+                return -E2BIG;
+        a = realloc(c->checks, (c->n_checks + 1) * sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        c->checks = a;
+        r = check_config_new(name, &c->checks[c->n_checks]);
+        if (r < 0)
+                return r;
+        *ret = c->checks[c->n_checks++];
+        return 0;
+}
+
+/* No [check.*] at all: php-fpm's ping through nginx, as the platform's
+ * nginx site serves it (location = /fpm-ping). */
+static int add_default_check(Config *c) {
+        CheckConfig *k;
+        int r = check_get(c, "fpm", &k);
+
+        if (r < 0)
+                return r;
+        k->type = CHECK_HTTP;
+        if (free_and_strdup(&k->url, "http://127.0.0.1/fpm-ping") < 0 ||
+            free_and_strdup(&k->expect_body, "pong") < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 int config_new(Config **ret) {
         Config *c = calloc(1, sizeof(Config));
         if (!c)
@@ -220,8 +449,12 @@ int config_new(Config **ret) {
         c->request_timeout = 30 * USEC_PER_SEC;
         c->max_response_size = 8ULL << 20;
         c->drain_timeout = 60 * USEC_PER_SEC;
+        c->health_max_connections = 128;
+        c->health_connection_timeout = 10 * USEC_PER_SEC;
+        c->health_default_check = true;
         c->control_socket = strdup(AGENTD_DEFAULT_CONTROL_SOCKET);
-        if (!c->control_socket)
+        c->health_listen = strdup(HEALTH_DEFAULT_LISTEN);
+        if (!c->control_socket || !c->health_listen)
                 return config_free(c), -ENOMEM;
         *ret = c;
         return 0;
@@ -240,6 +473,10 @@ Config *config_free(Config *c) {
         free(c->asg_name);
         free(c->launch_hook);
         free(c->terminate_hook);
+        free(c->health_listen);
+        for (size_t i = 0; i < c->n_checks; i++)
+                check_config_free(c->checks[i]);
+        free(c->checks);
         for (size_t i = 0; i < c->n_secrets; i++)
                 secret_config_free(c->secrets[i]);
         free(c->secrets);
@@ -385,8 +622,10 @@ static int conf_ini_handler(void *user, const char *section, const char *key, co
                         return apply(st, plain_sections[i].items, st->config, section, key, value);
 
         dot = strchr(section, '.');
-        if (dot && (size_t) (dot - section) == strlen("secret") && strncmp(section, "secret", 6) == 0) {
-                SecretConfig *s;
+        if (dot && (((size_t) (dot - section) == 6 && strncmp(section, "secret", 6) == 0) ||
+                    ((size_t) (dot - section) == 5 && strncmp(section, "check", 5) == 0))) {
+                bool secret = section[0] == 's';
+                void *obj;
                 int r;
 
                 if (!section_name_valid(dot + 1)) {
@@ -396,12 +635,14 @@ static int conf_ini_handler(void *user, const char *section, const char *key, co
                                 st->error_line = st->section_line;
                         return 0;
                 }
-                r = secret_get(st->config, dot + 1, &s);
+                r = secret ? secret_get(st->config, dot + 1, (SecretConfig **) &obj)
+                           : check_get(st->config, dot + 1, (CheckConfig **) &obj);
                 if (r == -E2BIG)
-                        return set_error(st, r, "[%s]: more than 64 [secret.*] sections", section);
+                        return set_error(st, r, "[%s]: more than %d [%s.*] sections", section,
+                                         secret ? 64 : CHECK_MAX, secret ? "secret" : "check");
                 if (r < 0)
                         return set_error(st, r, "out of memory");
-                return apply(st, secret_items, s, section, key, value);
+                return apply(st, secret ? secret_items : check_items, obj, section, key, value);
         }
         set_error(st, -EINVAL, "unknown section [%s]", section);
         if (st->error_line == st->line)
@@ -452,7 +693,64 @@ int config_parse_file(Config *c, const char *filename, char **ret_error) {
         return 0;
 }
 
+/* What each check type needs; NULL when the check is complete. */
+static const char *check_config_missing(const CheckConfig *k) {
+        switch (k->type) {
+        case CHECK_HTTP:
+                return k->url ? NULL : "type=http needs url=";
+        case CHECK_TCP:
+                return k->target || k->secret ? NULL : "type=tcp needs target=HOST:PORT (or secret=NAME)";
+        case CHECK_MYSQL:
+                if (!k->secret && !(k->host && k->user))
+                        return "type=mysql needs secret=NAME, or host= and user= (with password_file=)";
+                return NULL;
+        case CHECK_DISK:
+                if (!k->path)
+                        return "type=disk needs path=";
+                return k->min_free.set || k->min_free_inodes.set ? NULL
+                                                                 : "type=disk needs min_free= or min_free_inodes=";
+        case CHECK_MEMORY:
+                return k->min_available.set ? NULL : "type=memory needs min_available=";
+        case CHECK_UNIT:
+                return k->unit ? NULL : "type=unit needs unit=";
+        case CHECK_EXEC:
+                return k->command ? NULL : "type=exec needs command=";
+        default:
+                return "type= is required (http, tcp, mysql, disk, memory, unit, exec)";
+        }
+}
+
+static int verify_checks(Config *c, char **ret_error) {
+        for (size_t i = 0; i < c->n_checks; i++) {
+                const CheckConfig *k = c->checks[i];
+                const char *missing = check_config_missing(k);
+
+                if (!missing && k->timeout >= k->interval)
+                        missing = "timeout= must be shorter than interval=";
+                if (!missing && k->type == CHECK_TCP && k->target && parse_listen_address(k->target) < 0)
+                        missing = "target= is not HOST:PORT";
+                if (!missing && (k->min_free.percent && k->min_free.value > 100))
+                        missing = "min_free= percent above 100";
+                if (!missing)
+                        continue;
+                if (ret_error && asprintf(ret_error, "[check.%s]: %s", k->name, missing) < 0)
+                        *ret_error = NULL;
+                return -EINVAL;
+        }
+        return 0;
+}
+
 int config_verify(Config *c, char **ret_error) {
+        int r;
+
+        if (c->n_checks == 0 && c->health_default_check) {
+                r = add_default_check(c);
+                if (r < 0)
+                        return r;
+        }
+        r = verify_checks(c, ret_error);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < c->n_secrets; i++)
                 if (isempty(c->secrets[i]->id)) {
                         if (ret_error && asprintf(ret_error, "[secret.%s]: id= is required (a secret ARN or name)",

@@ -7,7 +7,9 @@
 #include <systemd/sd-daemon.h>
 
 #include "aws.h"
+#include "check.h"
 #include "control.h"
+#include "health.h"
 #include "credentials.h"
 #include "imds.h"
 #include "log.h"
@@ -57,6 +59,25 @@ int manager_register_component(Manager *m, Component *c) {
                 return -E2BIG;
         m->components[m->n_components++] = c;
         return 0;
+}
+
+void manager_unregister_component(Manager *m, Component *c) {
+        for (size_t i = 0; i < m->n_components; i++)
+                if (m->components[i] == c) {
+                        memmove(m->components + i, m->components + i + 1,
+                                (m->n_components - i - 1) * sizeof(Component *));
+                        m->n_components--;
+                        return;
+                }
+}
+
+void manager_set_draining(Manager *m, bool draining) {
+        if (m->draining == draining)
+                return;
+        m->draining = draining;
+        log_info("%s: /health now answers %s", draining ? "draining" : "back in service",
+                 draining ? "503" : "from the checks");
+        health_server_refresh(m->health);
 }
 
 int manager_health(Manager *m) {
@@ -127,6 +148,7 @@ void manager_bootstrap_failed(Manager *m, const char *fmt, ...) {
         component_error(&m->core, COMPONENT_FAILED, "bootstrap failed at step %s: %s", step, buf);
         log_error("bootstrap failed at step %s: %s", step, buf);
         manager_set_status(m, "Failed at %s: %s", step, buf);
+        health_server_refresh(m->health);
         notify_ready(m);
         run_ready_callbacks(m);
 }
@@ -138,6 +160,7 @@ static void bootstrap_complete(Manager *m) {
         m->ready_monotonic = now_usec(CLOCK_MONOTONIC);
         m->bootstrap_timer = sd_event_source_disable_unref(m->bootstrap_timer);
         component_set(&m->core, COMPONENT_OK, "running");
+        health_server_refresh(m->health);
         log_info("ready after %s: instance %s in %s", format_duration(buf, sizeof(buf),
                  m->ready_monotonic - m->start_monotonic), m->identity.instance_id, strna(aws_client_region(m->aws)));
         manager_set_status(m, "Running: instance %s (%s), %s credentials", strna(m->identity.instance_id),
@@ -219,7 +242,10 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
         log_info("received %s, stopping", si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
         (void) sd_notify(false, "STOPPING=1");
         manager_set_status(m, "Stopping");
+        /* Out of service first: /health answers 503 from here on. */
+        manager_set_draining(m, true);
         m->state = MANAGER_STOPPING;
+        health_server_refresh(m->health);
         /* Drain hooks of later subsystems go here; with nothing queued we
          * can leave at once. */
         sd_event_exit(m->event, 0);
@@ -242,10 +268,15 @@ int manager_reload(Manager *m) {
         if (!streq_ptr(c->control_socket, m->config->control_socket) ||
             !streq_ptr(c->imds_endpoint, m->config->imds_endpoint))
                 log_notice("reload: control_socket and [imds] endpoint changes take effect on restart");
+        if (!streq_ptr(c->health_listen, m->config->health_listen))
+                log_notice("reload: [health] listen= changes take effect on restart");
         /* Keep what is bound to the process; take everything else. */
         free_and_strdup(&c->control_socket, m->config->control_socket);
-        config_free(m->config);
+        free_and_strdup(&c->health_listen, m->config->health_listen);
+        Config *old = m->config;
         m->config = TAKE_PTR(c);
+        (void) checks_reload(m, old);
+        config_free(old);
         if (!m->log_level_from_cmdline && m->config->log_level >= 0)
                 log_set_max_level(m->config->log_level);
         log_info("configuration reloaded from %zu file(s)", m->config->n_sources);
@@ -271,6 +302,7 @@ int manager_new(const char *config_path, Config *config, Manager **ret) {
         if (config_path && !(m->config_path = strdup(config_path)))
                 return log_oom();
         component_init(&m->core, "bootstrap", true);
+        m->check_secret_lookup = check_secret_lookup_none;
 
         r = sd_event_default(&m->event);
         if (r < 0)
@@ -302,6 +334,8 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         /* Users of the loop first, the loop last. */
         control_server_free(m->control);
+        checks_free(m);
+        health_server_free(m->health);
         identity_fetch_free(m->identity_fetch);
         aws_client_free(m->aws);
         credentials_free(m->credentials);
@@ -317,11 +351,21 @@ Manager *manager_free(Manager *m) {
         return mfree(m);
 }
 
+static void on_ready_start_checks(Manager *m, void *userdata) {
+        (void) checks_start(m);
+}
+
 int manager_start(Manager *m) {
+        sigset_t chld;
         int r;
 
         /* SIGPIPE must not kill us when a peer (or journald) goes away. */
         (void) signal(SIGPIPE, SIG_IGN);
+        /* sd-event child sources (exec checks) need SIGCHLD blocked, before
+         * any thread (curl's resolver, sd-resolve) exists to inherit it. */
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        (void) sigprocmask(SIG_BLOCK, &chld, NULL);
         r = sd_event_add_signal(m->event, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, on_sigterm, m);
         if (r >= 0)
                 r = sd_event_add_signal(m->event, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, on_sigterm, m);
@@ -343,6 +387,16 @@ int manager_start(Manager *m) {
         r = control_server_new(m, m->config->control_socket, &m->control);
         if (r < 0)
                 return r;
+        /* A health address that cannot be bound fails the component, not
+         * the agent: its status says why. */
+        r = health_server_new(m, &m->health);
+        if (r < 0)
+                return r;
+        r = manager_register_component(m, health_server_component(m->health));
+        if (r >= 0)
+                r = manager_on_ready(m, on_ready_start_checks, NULL);
+        if (r < 0)
+                return log_error_errno(r, "cannot register the health server: %m");
 
         r = sd_event_add_time_relative(m->event, &m->bootstrap_timer, CLOCK_MONOTONIC,
                                        m->config->bootstrap_timeout, 0, on_bootstrap_timeout, m);

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <systemd/sd-event.h>
 
+#include "check.h"
 #include "component.h"
 #include "conf.h"
 #include "identity.h"
@@ -22,6 +23,7 @@ typedef struct Credentials Credentials;
 typedef struct AwsClient AwsClient;
 typedef struct ControlServer ControlServer;
 typedef struct IdentityFetch IdentityFetch;
+typedef struct HealthServer HealthServer;
 
 typedef enum ManagerState {
         MANAGER_BOOTSTRAPPING,
@@ -31,7 +33,7 @@ typedef enum ManagerState {
         _MANAGER_STATE_MAX,
 } ManagerState;
 
-#define MANAGER_MAX_COMPONENTS 32
+#define MANAGER_MAX_COMPONENTS 64
 #define MANAGER_MAX_STEPS 16
 
 typedef void (*ManagerReadyCallback)(Manager *m, void *userdata);
@@ -54,6 +56,16 @@ struct Manager {
         Credentials *credentials;
         AwsClient *aws;
         ControlServer *control;
+        HealthServer *health;
+
+        /* [check.NAME], started when bootstrap ends (check.h). */
+        Check **checks;
+        size_t n_checks;
+        /* How checks get credentials of [secret.NAME]; the secrets
+         * subsystem sets it, until then check_secret_lookup_none. */
+        CheckSecretLookup check_secret_lookup;
+        /* Taken out of service: /health answers 503 "draining". */
+        bool draining;
 
         Component core;         /* the bootstrap itself */
         Component *components[MANAGER_MAX_COMPONENTS];
@@ -88,6 +100,10 @@ int manager_start(Manager *m);
 int manager_run(Manager *m);
 
 int manager_register_component(Manager *m, Component *c);
+void manager_unregister_component(Manager *m, Component *c);
+/* Draining: /health answers 503 at once (the lifecycle subsystem drains
+ * on termination; SIGTERM does too). */
+void manager_set_draining(Manager *m, bool draining);
 /* Human-readable sd_notify STATUS=, also shown by agentctl. */
 void manager_set_status(Manager *m, const char *fmt, ...) _printf_(2, 3);
 /* Overall: 0 healthy, 1 degraded, 2 failed (agentctl's exit codes). */
