@@ -23,11 +23,10 @@
 #define MAX_RESPONSE (4U << 20)
 #define TIMEOUT_MS 10000
 
-static int request(const char *path, const char *command, char **ret, const char **why) {
+static int request(const char *path, const char *req, char **ret, const char **why) {
         _cleanup_close_ int fd = -EBADF;
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_free_ char *buf = NULL;
-        char req[128];
         size_t len = 0, alloc = 0;
         size_t sent = 0, reqlen;
 
@@ -41,7 +40,7 @@ static int request(const char *path, const char *command, char **ret, const char
                 *why = strerror(errno);
                 return -errno;
         }
-        reqlen = (size_t) snprintf(req, sizeof(req), "{\"command\":\"%s\"}\n", command);
+        reqlen = strlen(req);
         while (sent < reqlen) {
                 ssize_t n = send(fd, req + sent, reqlen - sent, MSG_NOSIGNAL);
                 if (n < 0) {
@@ -119,6 +118,35 @@ static const char *fmt_secs(char *buf, size_t n, double s) {
         return buf;
 }
 
+static const char *status_color(const char *s, bool color) {
+        if (!color)
+                return "";
+        return streq(s, "passing") || streq(s, "healthy") ? "\033[32m" :
+               streq(s, "failing") || streq(s, "unhealthy") ? "\033[31m" : "\033[33m";
+}
+
+static void print_check(const cJSON *e, bool color) {
+        const char *s = str(e, "status");
+
+        printf("    %-12s %s%-8s%s %s%s %6.1f ms  since %s  passes %.0f, failures %.0f\n", str(e, "name"),
+               status_color(s, color), s, color ? "\033[0m" : "",
+               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "critical")) ? "" : "(non-critical) ",
+               str(e, "type"), num(e, "latency_ms"), str(e, "since"), num(e, "consecutive_passes"),
+               num(e, "consecutive_failures"));
+        printf("    %-12s last result %s: %s\n", "", str(e, "result"), str(e, "detail"));
+}
+
+static void print_checks(const cJSON *h, bool color) {
+        const cJSON *e;
+        const char *s = str(h, "status");
+
+        printf("  Health:      %s%s%s (/health answers %.0f)\n", status_color(s, color), s, color ? "\033[0m" : "",
+               num(h, "http_status"));
+        printf("  Checks:%s\n", cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(h, "checks")) ? "" : "      (none)");
+        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(h, "checks"))
+                print_check(e, color);
+}
+
 static void print_status(const cJSON *st, bool color) {
         const cJSON *agent = cJSON_GetObjectItemCaseSensitive(st, "agent");
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(st, "identity");
@@ -169,6 +197,7 @@ static void print_status(const cJSON *st, bool color) {
                        json_get_string(cred, "expiration") ?: "");
         else
                 printf("  Credentials: (none usable)\n");
+        print_checks(cJSON_GetObjectItemCaseSensitive(st, "health"), color);
         printf("  Subsystems:\n");
         cJSON_ArrayForEach(e, subs) {
                 const char *s = str(e, "state");
@@ -189,8 +218,11 @@ static void print_status(const cJSON *st, bool color) {
 
 static void help(void) {
         printf("agentctl %s: query agentd\n\n"
-               "  agentctl [--socket PATH] status [--json]\n\n"
-               "Exit codes: 0 healthy, 1 degraded, 2 failed, 3 agentd not reachable, 4 usage error.\n"
+               "  agentctl [--socket PATH] status [--json]\n"
+               "  agentctl [--socket PATH] check NAME [--json]   run a check now, print its result\n"
+               "  agentctl [--socket PATH] drain [--undo]        /health answers 503 (draining)\n\n"
+               "Exit codes: status: 0 healthy, 1 degraded, 2 failed; check: 0 passing, 1 warning,\n"
+               "2 failing; 3 agentd not reachable, 4 usage error.\n"
                "The socket is --socket, else $AGENTD_CONTROL_SOCKET, else %s.\n",
                AGENTD_VERSION, AGENTD_DEFAULT_CONTROL_SOCKET);
 }
@@ -199,6 +231,7 @@ int main(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "socket", required_argument, NULL, 's' },
                 { "json", no_argument, NULL, 'j' },
+                { "undo", no_argument, NULL, 'u' },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
@@ -206,16 +239,20 @@ int main(int argc, char *argv[]) {
         _cleanup_(cJSON_Deletep) cJSON *resp = NULL;
         const char *sock = getenv("AGENTD_CONTROL_SOCKET"), *why = NULL, *cmd;
         const cJSON *status;
-        bool json = false;
+        _cleanup_free_ char *req = NULL;
+        bool json = false, undo = false;
         int c, r;
 
-        while ((c = getopt_long(argc, argv, "s:jh", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "s:jhu", options, NULL)) >= 0)
                 switch (c) {
                 case 's':
                         sock = optarg;
                         break;
                 case 'j':
                         json = true;
+                        break;
+                case 'u':
+                        undo = true;
                         break;
                 case 'h':
                         help();
@@ -226,12 +263,34 @@ int main(int argc, char *argv[]) {
         if (isempty(sock))
                 sock = AGENTD_DEFAULT_CONTROL_SOCKET;
         cmd = optind < argc ? argv[optind] : "status";
-        if (!streq(cmd, "status") || optind + 1 < argc) {
-                fprintf(stderr, "agentctl: unknown command '%s' (try --help)\n", cmd);
+        if (streq(cmd, "check") && optind + 2 == argc) {
+                _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
+                if (!o || !cJSON_AddStringToObject(o, "command", "check") ||
+                    !cJSON_AddStringToObject(o, "name", argv[optind + 1]) || !(req = cJSON_PrintUnformatted(o)))
+                        return EXIT_USAGE;
+        } else if (streq(cmd, "drain") && optind + 1 == argc)
+                req = strdup(undo ? "{\"command\":\"drain\",\"draining\":false}" : "{\"command\":\"drain\"}");
+        else if (streq(cmd, "status") && optind + 1 >= argc)
+                req = strdup("{\"command\":\"status\"}");
+        else {
+                fprintf(stderr, "agentctl: %s '%s' (try --help)\n",
+                        streq(cmd, "check") ? "usage: agentctl check NAME; got" : "unknown command", cmd);
                 return EXIT_USAGE;
         }
+        if (!req)
+                return EXIT_USAGE;
+        if (strlen(req) > 1024) {
+                fprintf(stderr, "agentctl: check name too long\n");
+                return EXIT_USAGE;
+        }
+        /* One line per request. */
+        char *nl = realloc(req, strlen(req) + 2);
+        if (!nl)
+                return EXIT_USAGE;
+        req = nl;
+        strcat(req, "\n");
 
-        r = request(sock, cmd, &answer, &why);
+        r = request(sock, req, &answer, &why);
         if (r < 0) {
                 fprintf(stderr, "agentctl: agentd is not reachable at %s: %s%s\n", sock, why,
                         r == -ENOENT || r == -ECONNREFUSED ? " (is agentd running? systemctl status agentd)" :
@@ -246,6 +305,24 @@ int main(int argc, char *argv[]) {
         if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(resp, "ok"))) {
                 fprintf(stderr, "agentctl: agentd refused the request: %s\n", str(resp, "error"));
                 return EXIT_USAGE;
+        }
+        if (streq(cmd, "drain")) {
+                printf("%s\n", undo ? "back in service: /health answers from the checks"
+                                     : "draining: /health answers 503");
+                return 0;
+        }
+        if (streq(cmd, "check")) {
+                const cJSON *k = cJSON_GetObjectItemCaseSensitive(resp, "check");
+                const char *s = str(k, "result");
+                if (json) {
+                        _cleanup_free_ char *out = cJSON_Print(k);
+                        printf("%s\n", strempty(out));
+                } else {
+                        printf("  Checks:\n");
+                        print_check(k, isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
+                }
+                /* This run's result, not the rise/fall state. */
+                return streq(s, "pass") ? 0 : streq(s, "warn") ? 1 : 2;
         }
         status = cJSON_GetObjectItemCaseSensitive(resp, "status");
         if (json) {

@@ -204,13 +204,28 @@ int check_schedule(Check *c, usec_t delay) {
 }
 
 int check_run_now(Check *c, CheckWaiter *w) {
+        int r = 0;
+
+        /* Never synchronously: the run starts on the next loop iteration
+         * (the periodic timer, moved to now), so w->done is never called
+         * from inside this function. */
+        if (!c->running) {
+                if (c->timer)
+                        r = sd_event_source_set_time(c->timer, now_usec(CLOCK_MONOTONIC));
+                if (r >= 0 && c->timer)
+                        r = sd_event_source_set_enabled(c->timer, SD_EVENT_ON);
+                else if (r >= 0)
+                        r = check_schedule(c, 0);
+                if (r < 0)
+                        return r;
+        }
         w->check = c;
         w->prev = NULL;
         w->next = c->waiters;
         if (c->waiters)
                 c->waiters->prev = w;
         c->waiters = w;
-        return start_run(c);
+        return 0;
 }
 
 void check_waiter_cancel(CheckWaiter *w) {
@@ -237,6 +252,9 @@ int check_to_json(const Check *c, cJSON **ret) {
             !cJSON_AddStringToObject(o, "type", check_type_to_string(c->config->type)) ||
             !cJSON_AddBoolToObject(o, "critical", c->config->critical) ||
             !cJSON_AddStringToObject(o, "status", check_status_string(c)) ||
+            json_add_string_or_null(o, "result", c->runs == 0 ? NULL :
+                                    c->last_result == CHECK_RESULT_PASS ? "pass" :
+                                    c->last_result == CHECK_RESULT_WARN ? "warn" : "fail") < 0 ||
             json_add_string_or_null(o, "detail", c->runs > 0 ? c->detail : NULL) < 0 ||
             !cJSON_AddNumberToObject(o, "latency_ms", (double) (c->latency / 100) / 10.0) ||
             json_add_string_or_null(o, "since", c->since ? format_rfc3339(buf, sizeof(buf), c->since) : NULL) < 0 ||

@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "check.h"
 #include "control.h"
+#include "health.h"
 #include "log.h"
 #include "manager.h"
 #include "status.h"
@@ -26,6 +28,7 @@ typedef struct ControlClient {
         size_t out_len, out_sent;
         bool oversized;         /* answered early: drain the rest, then close */
         bool draining;
+        CheckWaiter waiter;     /* "check": answered when the run ends */
         struct ControlClient *next, *prev;
 } ControlClient;
 
@@ -48,6 +51,7 @@ static void client_free(ControlClient *c) {
         if (c->next)
                 c->next->prev = c->prev;
         s->n_clients--;
+        check_waiter_cancel(&c->waiter);
         sd_event_source_disable_unref(c->io);
         sd_event_source_disable_unref(c->timeout);
         closep(&c->fd);
@@ -65,8 +69,34 @@ static char *reply_error(const char *what, const char *arg) {
         return cJSON_PrintUnformatted(o);
 }
 
-static char *dispatch(ControlServer *s, const char *request) {
-        _cleanup_(cJSON_Deletep) cJSON *req = cJSON_Parse(request), *resp = NULL;
+static char *reply_ok(const char *key, cJSON *item) {
+        _cleanup_(cJSON_Deletep) cJSON *resp = cJSON_CreateObject();
+
+        if (!resp || !cJSON_AddBoolToObject(resp, "ok", 1)) {
+                cJSON_Delete(item);
+                return NULL;
+        }
+        if (key)
+                cJSON_AddItemToObject(resp, key, item);
+        return cJSON_PrintUnformatted(resp);
+}
+
+static void client_reply(ControlClient *c, char *out);
+
+static void on_check_done(Check *check, void *userdata) {
+        ControlClient *c = userdata;
+        cJSON *j = NULL;
+
+        if (check_to_json(check, &j) < 0)
+                client_reply(c, reply_error("cannot build the result", "out of memory"));
+        else
+                client_reply(c, reply_ok("check", j));
+}
+
+/* Returns the answer, or NULL with *pending set when it comes later. */
+static char *dispatch(ControlClient *c, const char *request, bool *pending) {
+        ControlServer *s = c->server;
+        _cleanup_(cJSON_Deletep) cJSON *req = cJSON_Parse(request);
         const char *cmd;
         cJSON *status = NULL;
 
@@ -78,13 +108,34 @@ static char *dispatch(ControlServer *s, const char *request) {
         if (streq(cmd, "status")) {
                 if (status_build(s->manager, &status) < 0)
                         return reply_error("cannot build status", "out of memory");
-                resp = cJSON_CreateObject();
-                if (!resp || !cJSON_AddBoolToObject(resp, "ok", 1)) {
-                        cJSON_Delete(status);
-                        return NULL;
+                return reply_ok("status", status);
+        }
+        if (streq(cmd, "check")) {
+                const char *name = json_get_string_bounded(req, "name", 64);
+                Check *check = name ? checks_find(s->manager, name) : NULL;
+                usec_t wait;
+
+                if (!name)
+                        return reply_error("\"check\" needs a \"name\"", "");
+                if (!check)
+                        return reply_error("no such check", name);
+                /* The run ends within its timeout (+ exec's kill grace). */
+                wait = check->config->timeout + 2 * USEC_PER_SEC;
+                (void) sd_event_source_set_time_relative(c->timeout, MAX(wait, CONTROL_TIMEOUT_USEC));
+                c->waiter = (CheckWaiter) { .done = on_check_done, .userdata = c };
+                if (check_run_now(check, &c->waiter) < 0) {
+                        check_waiter_cancel(&c->waiter);
+                        return reply_error("cannot run the check", name);
                 }
-                cJSON_AddItemToObject(resp, "status", status);
-                return cJSON_PrintUnformatted(resp);
+                /* Nothing more to read: the answer comes from on_check_done(). */
+                (void) sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
+                *pending = true;
+                return NULL;
+        }
+        if (streq(cmd, "drain")) {
+                const cJSON *d = cJSON_GetObjectItemCaseSensitive(req, "draining");
+                manager_set_draining(s->manager, !cJSON_IsFalse(d));
+                return reply_ok(NULL, NULL);
         }
         if (strlen(cmd) > 64)
                 return reply_error("unknown command", "(name too long)");
@@ -159,30 +210,43 @@ static int on_client_io(sd_event_source *src, int fd, uint32_t revents, void *us
                                 client_free(c);
                                 return 0;
                         }
-                        c->out = dispatch(c->server, c->in);
-                        break;
+                        bool pending = false;
+                        char *out = dispatch(c, c->in, &pending);
+                        if (pending)
+                                return 0;
+                        client_reply(c, out);
+                        return 0;
                 }
         }
+        client_reply(c, c->out);
+        return 0;
+}
+
+/* Sends `out` (owned) with its newline; a NULL answer closes. */
+static void client_reply(ControlClient *c, char *out) {
+        char *o;
+        int r;
+
+        c->out = out;
         if (!c->out) {
                 client_free(c);
-                return 0;
+                return;
         }
-        /* Append the newline that ends a response. */
         c->out_len = strlen(c->out);
-        char *o = realloc(c->out, c->out_len + 2);
+        o = realloc(c->out, c->out_len + 2);
         if (!o) {
                 client_free(c);
-                return 0;
+                return;
         }
         c->out = o;
         c->out[c->out_len++] = '\n';
         c->out[c->out_len] = 0;
+        (void) sd_event_source_set_enabled(c->io, SD_EVENT_ON);
         r = client_flush(c);
         if (r < 0)
                 client_free(c);
         else if (r > 0)
                 client_done(c);
-        return 0;
 }
 
 static int on_client_timeout(sd_event_source *src, uint64_t usec, void *userdata) {

@@ -4,6 +4,7 @@
 
 #include "config.h"
 #include "credentials.h"
+#include "health.h"
 #include "manager.h"
 #include "log.h"
 #include "status.h"
@@ -92,6 +93,23 @@ int status_build(Manager *m, cJSON **ret) {
                         return -ENOMEM;
         } else
                 cJSON_AddNullToObject(boot, "ready_after_ms");
+
+        {
+                unsigned code;
+                const char *hs = health_status_compute(m->state, m->draining, m->checks, m->n_checks, &code);
+                cJSON *checks, *h = cJSON_AddObjectToObject(o, "health");
+                if (!h || !cJSON_AddStringToObject(h, "status", hs) || !cJSON_AddNumberToObject(h, "http_status", code) ||
+                    !cJSON_AddBoolToObject(h, "draining", m->draining) ||
+                    !(checks = cJSON_AddArrayToObject(h, "checks")))
+                        return -ENOMEM;
+                for (size_t i = 0; i < m->n_checks; i++) {
+                        cJSON *c;
+                        r = check_to_json(m->checks[i], &c);
+                        if (r < 0)
+                                return r;
+                        cJSON_AddItemToArray(checks, c);
+                }
+        }
 
         comps = cJSON_AddArrayToObject(o, "subsystems");
         if (!comps)
