@@ -741,6 +741,7 @@ class Nginx(_Daemon):
 
     def _write_main(self):
         t = os.path.join(self.tmpdir, "temp")
+        os.makedirs(t, exist_ok=True)
         user = "user root root;\n" if os.geteuid() == 0 else ""
         self._write(self.conf_path, """%sdaemon off;
 master_process on;
@@ -767,12 +768,15 @@ http {
 
     def _prepare(self):
         os.makedirs(os.path.join(self.tmpdir, "temp"), exist_ok=True)
+        self._log_at_launch = len(self.log())
 
     def _command(self):
         return [NGINX] + self._base_args()
 
     def _ready(self):
-        return port_accepts(self.port)
+        # nginx starts workers only once it has bound every listen socket (it
+        # retries a bind for 2.5 s); the port alone could be someone else's.
+        return "start worker process" in self.log()[self._log_at_launch:] and port_accepts(self.port)
 
     def start(self, timeout=30.0):
         for attempt in range(3):
