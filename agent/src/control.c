@@ -2,6 +2,8 @@
 #define LOG_SUBSYS "control"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -15,6 +17,10 @@
 #include "status.h"
 #include "shared/json-util.h"
 
+struct ControlRequest {
+        struct ControlClient *client;   /* NULL once the client is gone */
+};
+
 typedef struct ControlClient {
         ControlServer *server;
         int fd;
@@ -26,6 +32,7 @@ typedef struct ControlClient {
         size_t out_len, out_sent;
         bool oversized;         /* answered early: drain the rest, then close */
         bool draining;
+        ControlRequest *pending;        /* an asynchronous command in progress */
         struct ControlClient *next, *prev;
 } ControlClient;
 
@@ -48,6 +55,8 @@ static void client_free(ControlClient *c) {
         if (c->next)
                 c->next->prev = c->prev;
         s->n_clients--;
+        if (c->pending)
+                c->pending->client = NULL;
         sd_event_source_disable_unref(c->io);
         sd_event_source_disable_unref(c->timeout);
         closep(&c->fd);
@@ -65,7 +74,50 @@ static char *reply_error(const char *what, const char *arg) {
         return cJSON_PrintUnformatted(o);
 }
 
-static char *dispatch(ControlServer *s, const char *request) {
+static int client_send(struct ControlClient *c);
+
+static char *reply_ok(cJSON *resp) {
+        char *out;
+        if (!resp)
+                return NULL;
+        if (!cJSON_GetObjectItem(resp, "ok"))
+                cJSON_AddBoolToObject(resp, "ok", 1);
+        out = cJSON_PrintUnformatted(resp);
+        cJSON_Delete(resp);
+        return out;
+}
+
+void control_request_reply(ControlRequest *q, void *resp) {
+        struct ControlClient *c = q->client;
+
+        if (!c) {
+                cJSON_Delete(resp);
+                free(q);
+                return;
+        }
+        c->pending = NULL;
+        free(q);
+        c->out = resp ? reply_ok(resp) : reply_error("internal error", "");
+        if (client_send(c) != 0)
+                return;
+}
+
+void control_request_reply_error(ControlRequest *q, const char *fmt, ...) {
+        cJSON *o = cJSON_CreateObject();
+        char msg[1024];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        if (o) {
+                cJSON_AddBoolToObject(o, "ok", 0);
+                cJSON_AddStringToObject(o, "error", msg);
+        }
+        control_request_reply(q, o);
+}
+
+static char *dispatch(ControlServer *s, struct ControlClient *client, const char *request) {
         _cleanup_(cJSON_Deletep) cJSON *req = cJSON_Parse(request), *resp = NULL;
         const char *cmd;
         cJSON *status = NULL;
@@ -85,6 +137,27 @@ static char *dispatch(ControlServer *s, const char *request) {
                 }
                 cJSON_AddItemToObject(resp, "status", status);
                 return cJSON_PrintUnformatted(resp);
+        }
+        if (streq(cmd, "refresh") || streq(cmd, "rollback")) {
+                ControlRequest *q = calloc(1, sizeof(*q));
+                const char *arg = json_get_string(req, "name");
+                int r;
+                if (!q)
+                        return reply_error("out of memory", "");
+                q->client = client;
+                client->pending = q;
+                r = streq(cmd, "refresh") ? manager_refresh(s->manager, arg, q)
+                                          : manager_rollback(s->manager, arg, q);
+                if (r < 0) {
+                        client->pending = NULL;
+                        free(q);
+                        return reply_error(r == -ENOENT ? "no such name" : r == -EBUSY ? "busy, try again" :
+                                           r == -ENODATA ? "no previous version to roll back to" :
+                                           r == -EINVAL ? "missing \"name\"" : "failed", arg ? arg : "");
+                }
+                /* Longer than a status request: a refresh talks to AWS. */
+                (void) sd_event_source_set_time_relative(client->timeout, CONTROL_ASYNC_TIMEOUT_USEC);
+                return NULL;    /* answered later */
         }
         if (strlen(cmd) > 64)
                 return reply_error("unknown command", "(name too long)");
@@ -159,28 +232,45 @@ static int on_client_io(sd_event_source *src, int fd, uint32_t revents, void *us
                                 client_free(c);
                                 return 0;
                         }
-                        c->out = dispatch(c->server, c->in);
+                        c->out = dispatch(c->server, c, c->in);
+                        if (!c->out && c->pending) {
+                                /* Stop reading; the answer comes later. */
+                                (void) sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
+                                return 0;
+                        }
                         break;
                 }
         }
+        (void) client_send(c);
+        return 0;
+}
+
+/* Sends c->out plus the newline that ends a response. Returns non-zero if
+ * the client is gone (freed). */
+static int client_send(ControlClient *c) {
+        char *o;
+        int r;
+
         if (!c->out) {
                 client_free(c);
-                return 0;
+                return 1;
         }
-        /* Append the newline that ends a response. */
         c->out_len = strlen(c->out);
-        char *o = realloc(c->out, c->out_len + 2);
+        o = realloc(c->out, c->out_len + 2);
         if (!o) {
                 client_free(c);
-                return 0;
+                return 1;
         }
         c->out = o;
         c->out[c->out_len++] = '\n';
         c->out[c->out_len] = 0;
+        (void) sd_event_source_set_enabled(c->io, SD_EVENT_ON);
         r = client_flush(c);
-        if (r < 0)
+        if (r < 0) {
                 client_free(c);
-        else if (r > 0)
+                return 1;
+        }
+        if (r > 0)
                 client_done(c);
         return 0;
 }
