@@ -708,6 +708,7 @@ class Nginx(_Daemon):
         self.log_path = os.path.join(self.tmpdir, "error.log")
         self.access_log = os.path.join(self.tmpdir, "access.log")
         self.docroot = os.path.join(self.tmpdir, "www")
+        self._log_at_launch = 0
         self._fixed_port = port is not None or (site_text is not None and not callable(site_text)) or bool(site_path)
         self.port = port or free_port()
         self._site_text = site_text
