@@ -23,11 +23,11 @@
 #define MAX_RESPONSE (4U << 20)
 #define TIMEOUT_MS 10000
 
-static int request(const char *path, const char *command, char **ret, const char **why) {
+static int request(const char *path, const char *command, const char *name, char **ret, const char **why) {
         _cleanup_close_ int fd = -EBADF;
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_free_ char *buf = NULL;
-        char req[128];
+        _cleanup_free_ char *req = NULL;
         size_t len = 0, alloc = 0;
         size_t sent = 0, reqlen;
 
@@ -41,7 +41,15 @@ static int request(const char *path, const char *command, char **ret, const char
                 *why = strerror(errno);
                 return -errno;
         }
-        reqlen = (size_t) snprintf(req, sizeof(req), "{\"command\":\"%s\"}\n", command);
+        {
+                _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
+                _cleanup_free_ char *j = NULL;
+                if (!o || !cJSON_AddStringToObject(o, "command", command) ||
+                    (name && !cJSON_AddStringToObject(o, "name", name)) || !(j = cJSON_PrintUnformatted(o)) ||
+                    asprintf(&req, "%s\n", j) < 0)
+                        return -ENOMEM;
+        }
+        reqlen = strlen(req);
         while (sent < reqlen) {
                 ssize_t n = send(fd, req + sent, reqlen - sent, MSG_NOSIGNAL);
                 if (n < 0) {
@@ -53,9 +61,9 @@ static int request(const char *path, const char *command, char **ret, const char
         for (;;) {
                 struct pollfd p = { .fd = fd, .events = POLLIN };
                 ssize_t n;
-                int k = poll(&p, 1, TIMEOUT_MS);
+                int k = poll(&p, 1, streq(command, "status") ? TIMEOUT_MS : 150000);
                 if (k == 0) {
-                        *why = "no answer within 10 s";
+                        *why = "no answer in time";
                         return -ETIMEDOUT;
                 }
                 if (k < 0 && errno != EINTR) {
@@ -189,8 +197,11 @@ static void print_status(const cJSON *st, bool color) {
 
 static void help(void) {
         printf("agentctl %s: query agentd\n\n"
-               "  agentctl [--socket PATH] status [--json]\n\n"
-               "Exit codes: 0 healthy, 1 degraded, 2 failed, 3 agentd not reachable, 4 usage error.\n"
+               "  agentctl [--socket PATH] status [--json]   state of the agent and its subsystems\n"
+               "  agentctl [--socket PATH] refresh [SECRET]   fetch secrets now, re-render, reload\n"
+               "  agentctl [--socket PATH] rollback NAME      put back the previous file of [render.NAME]\n\n"
+               "Exit codes: status: 0 healthy, 1 degraded, 2 failed; refresh, rollback: 0 done,\n"
+               "2 failed; all: 3 agentd not reachable, 4 usage error.\n"
                "The socket is --socket, else $AGENTD_CONTROL_SOCKET, else %s.\n",
                AGENTD_VERSION, AGENTD_DEFAULT_CONTROL_SOCKET);
 }
@@ -226,12 +237,16 @@ int main(int argc, char *argv[]) {
         if (isempty(sock))
                 sock = AGENTD_DEFAULT_CONTROL_SOCKET;
         cmd = optind < argc ? argv[optind] : "status";
-        if (!streq(cmd, "status") || optind + 1 < argc) {
-                fprintf(stderr, "agentctl: unknown command '%s' (try --help)\n", cmd);
+        const char *name = optind + 1 < argc ? argv[optind + 1] : NULL;
+        if ((!streq(cmd, "status") && !streq(cmd, "refresh") && !streq(cmd, "rollback")) ||
+            optind + 2 < argc || (streq(cmd, "status") && name) || (streq(cmd, "rollback") && !name)) {
+                fprintf(stderr, "agentctl: %s '%s' (try --help)\n",
+                        streq(cmd, "rollback") && !name ? "rollback needs the NAME of a [render.NAME]" :
+                        "unknown command or arguments", cmd);
                 return EXIT_USAGE;
         }
 
-        r = request(sock, cmd, &answer, &why);
+        r = request(sock, cmd, name, &answer, &why);
         if (r < 0) {
                 fprintf(stderr, "agentctl: agentd is not reachable at %s: %s%s\n", sock, why,
                         r == -ENOENT || r == -ECONNREFUSED ? " (is agentd running? systemctl status agentd)" :
@@ -242,6 +257,17 @@ int main(int argc, char *argv[]) {
         if (!cJSON_IsObject(resp)) {
                 fprintf(stderr, "agentctl: agentd sent an answer that is not JSON\n");
                 return EXIT_USAGE;
+        }
+        if (!streq(cmd, "status")) {
+                bool ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(resp, "ok"));
+                if (json) {
+                        _cleanup_free_ char *out = cJSON_Print(resp);
+                        printf("%s\n", strna(out));
+                } else if (ok)
+                        printf("%s: %s\n", cmd, str(resp, "result"));
+                else
+                        fprintf(stderr, "agentctl: %s failed: %s\n", cmd, str(resp, "error"));
+                return ok ? 0 : 2;
         }
         if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(resp, "ok"))) {
                 fprintf(stderr, "agentctl: agentd refused the request: %s\n", str(resp, "error"));

@@ -6,6 +6,7 @@
 #include <grp.h>
 #include <libgen.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -18,6 +19,8 @@
 #include "render.h"
 #include "secrets.h"
 #include "template.h"
+#include "shared/json-util.h"
+#include "shared/parse-util.h"
 #include "shared/time-util.h"
 
 #define MAX_TEMPLATE_SIZE (1U << 20)
@@ -271,7 +274,7 @@ static void round_maybe_end(Renderer *r);
 static void target_fail(Target *t, int error, const char *fmt, ...) _printf_(3, 4);
 static void target_fail(Target *t, int error, const char *fmt, ...) {
         Renderer *r = t->owner;
-        char buf[1024];
+        char buf[900];
         va_list ap;
 
         va_start(ap, fmt);
@@ -296,7 +299,6 @@ static void pending_clear(Target *t) {
 }
 
 static void target_install(Target *t) {
-        Renderer *r = t->owner;
         _cleanup_free_ char *cur = NULL;
         size_t cl = 0;
         char when[64];

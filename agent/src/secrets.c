@@ -289,23 +289,18 @@ static void schedule(Secret *sec, usec_t delay) {
 /* What went wrong, for people: AWS's code names the cause. */
 static void describe_failure(Secret *sec, const char *op, const AwsResult *res, char *buf, size_t n) {
         const char *code = res->aws_error ? res->aws_error->code : NULL;
-        const char *hint = "";
+        const char *hint = NULL;
 
         if (streq_ptr(code, "ResourceNotFoundException"))
-                hint = "the secret does not exist (check [secret.%s] id=)";
+                hint = "the secret does not exist: check id= of this section";
         else if (streq_ptr(code, "AccessDeniedException"))
-                hint = "the instance role may not read it (IAM policy)";
+                hint = "the instance role may not read it: check the IAM policy";
         else if (streq_ptr(code, "DecryptionFailure"))
-                hint = "KMS refused to decrypt it (key policy or key state)";
+                hint = "KMS refused to decrypt it: check the key policy and key state";
         else if (streq_ptr(code, "InvalidRequestException"))
                 hint = "the secret is scheduled for deletion or has no such stage";
-        snprintf(buf, n, "%s %s: %s", op, sec->id, strna(res->reason));
-        if (*hint) {
-                size_t l = strlen(buf);
-                char h[160];
-                snprintf(h, sizeof(h), hint, sec->name);
-                snprintf(buf + l, n - l, " (%s)", h);
-        }
+        snprintf(buf, n, "%s %s: %s%s%s%s", op, sec->id, strna(res->reason),
+                 hint ? " (" : "", strempty(hint), hint ? ")" : "");
 }
 
 static void on_value(AwsCall *call, const AwsResult *res, void *userdata) {
