@@ -23,10 +23,11 @@
 #define MAX_RESPONSE (4U << 20)
 #define TIMEOUT_MS 10000
 
-static int request(const char *path, const char *req, char **ret, const char **why) {
+static int request(const char *path, const char *command, const char *name, char **ret, const char **why) {
         _cleanup_close_ int fd = -EBADF;
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_free_ char *buf = NULL;
+        _cleanup_free_ char *req = NULL;
         size_t len = 0, alloc = 0;
         size_t sent = 0, reqlen;
 
@@ -40,6 +41,14 @@ static int request(const char *path, const char *req, char **ret, const char **w
                 *why = strerror(errno);
                 return -errno;
         }
+        {
+                _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
+                _cleanup_free_ char *j = NULL;
+                if (!o || !cJSON_AddStringToObject(o, "command", command) ||
+                    (name && !cJSON_AddStringToObject(o, "name", name)) || !(j = cJSON_PrintUnformatted(o)) ||
+                    asprintf(&req, "%s\n", j) < 0)
+                        return -ENOMEM;
+        }
         reqlen = strlen(req);
         while (sent < reqlen) {
                 ssize_t n = send(fd, req + sent, reqlen - sent, MSG_NOSIGNAL);
@@ -52,9 +61,9 @@ static int request(const char *path, const char *req, char **ret, const char **w
         for (;;) {
                 struct pollfd p = { .fd = fd, .events = POLLIN };
                 ssize_t n;
-                int k = poll(&p, 1, TIMEOUT_MS);
+                int k = poll(&p, 1, streq(command, "status") ? TIMEOUT_MS : 150000);
                 if (k == 0) {
-                        *why = "no answer within 10 s";
+                        *why = "no answer in time";
                         return -ETIMEDOUT;
                 }
                 if (k < 0 && errno != EINTR) {
@@ -128,11 +137,10 @@ static const char *status_color(const char *s, bool color) {
 static void print_check(const cJSON *e, bool color) {
         const char *s = str(e, "status");
 
-        printf("    %-12s %s%-8s%s %s%s %6.1f ms  since %s  passes %.0f, failures %.0f\n", str(e, "name"),
-               status_color(s, color), s, color ? "\033[0m" : "",
-               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "critical")) ? "" : "(non-critical) ",
-               str(e, "type"), num(e, "latency_ms"), str(e, "since"), num(e, "consecutive_passes"),
-               num(e, "consecutive_failures"));
+        printf("    %-12s %s%-8s%s %-6s %s %6.1f ms  since %s  passes %.0f, failures %.0f\n", str(e, "name"),
+               status_color(s, color), s, color ? "\033[0m" : "", str(e, "type"),
+               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "critical")) ? "critical    " : "non-critical",
+               num(e, "latency_ms"), str(e, "since"), num(e, "consecutive_passes"), num(e, "consecutive_failures"));
         printf("    %-12s last result %s: %s\n", "", str(e, "result"), str(e, "detail"));
 }
 
@@ -218,11 +226,13 @@ static void print_status(const cJSON *st, bool color) {
 
 static void help(void) {
         printf("agentctl %s: query agentd\n\n"
-               "  agentctl [--socket PATH] status [--json]\n"
-               "  agentctl [--socket PATH] check NAME [--json]   run a check now, print its result\n"
-               "  agentctl [--socket PATH] drain [--undo]        /health answers 503 (draining)\n\n"
-               "Exit codes: status: 0 healthy, 1 degraded, 2 failed; check: 0 passing, 1 warning,\n"
-               "2 failing; 3 agentd not reachable, 4 usage error.\n"
+               "  agentctl [--socket PATH] status [--json]   state of the agent and its subsystems\n"
+               "  agentctl [--socket PATH] refresh [SECRET]   fetch secrets now, re-render, reload\n"
+               "  agentctl [--socket PATH] rollback NAME      put back the previous file of [render.NAME]\n"
+               "  agentctl [--socket PATH] check NAME [--json] run [check.NAME] now, print its result\n"
+               "  agentctl [--socket PATH] drain [--undo]     /health answers 503 \"draining\" (or no more)\n\n"
+               "Exit codes: status: 0 healthy, 1 degraded, 2 failed; refresh, rollback: 0 done,\n"
+               "2 failed; check: 0 pass, 1 warning, 2 fail; all: 3 agentd not reachable, 4 usage error.\n"
                "The socket is --socket, else $AGENTD_CONTROL_SOCKET, else %s.\n",
                AGENTD_VERSION, AGENTD_DEFAULT_CONTROL_SOCKET);
 }
@@ -239,7 +249,6 @@ int main(int argc, char *argv[]) {
         _cleanup_(cJSON_Deletep) cJSON *resp = NULL;
         const char *sock = getenv("AGENTD_CONTROL_SOCKET"), *why = NULL, *cmd;
         const cJSON *status;
-        _cleanup_free_ char *req = NULL;
         bool json = false, undo = false;
         int c, r;
 
@@ -263,34 +272,21 @@ int main(int argc, char *argv[]) {
         if (isempty(sock))
                 sock = AGENTD_DEFAULT_CONTROL_SOCKET;
         cmd = optind < argc ? argv[optind] : "status";
-        if (streq(cmd, "check") && optind + 2 == argc) {
-                _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
-                if (!o || !cJSON_AddStringToObject(o, "command", "check") ||
-                    !cJSON_AddStringToObject(o, "name", argv[optind + 1]) || !(req = cJSON_PrintUnformatted(o)))
-                        return EXIT_USAGE;
-        } else if (streq(cmd, "drain") && optind + 1 == argc)
-                req = strdup(undo ? "{\"command\":\"drain\",\"draining\":false}" : "{\"command\":\"drain\"}");
-        else if (streq(cmd, "status") && optind + 1 >= argc)
-                req = strdup("{\"command\":\"status\"}");
-        else {
+        const char *name = optind + 1 < argc ? argv[optind + 1] : NULL;
+        if ((!streq(cmd, "status") && !streq(cmd, "refresh") && !streq(cmd, "rollback") && !streq(cmd, "check") &&
+             !streq(cmd, "drain")) ||
+            optind + 2 < argc || ((streq(cmd, "status") || streq(cmd, "drain")) && name) ||
+            ((streq(cmd, "rollback") || streq(cmd, "check")) && !name)) {
                 fprintf(stderr, "agentctl: %s '%s' (try --help)\n",
-                        streq(cmd, "check") ? "usage: agentctl check NAME; got" : "unknown command", cmd);
+                        streq(cmd, "rollback") && !name ? "rollback needs the NAME of a [render.NAME]" :
+                        streq(cmd, "check") && !name ? "check needs the NAME of a [check.NAME]" :
+                        "unknown command or arguments", cmd);
                 return EXIT_USAGE;
         }
-        if (!req)
-                return EXIT_USAGE;
-        if (strlen(req) > 1024) {
-                fprintf(stderr, "agentctl: check name too long\n");
-                return EXIT_USAGE;
-        }
-        /* One line per request. */
-        char *nl = realloc(req, strlen(req) + 2);
-        if (!nl)
-                return EXIT_USAGE;
-        req = nl;
-        strcat(req, "\n");
+        if (streq(cmd, "drain") && undo)
+                cmd = "resume";
 
-        r = request(sock, req, &answer, &why);
+        r = request(sock, cmd, name, &answer, &why);
         if (r < 0) {
                 fprintf(stderr, "agentctl: agentd is not reachable at %s: %s%s\n", sock, why,
                         r == -ENOENT || r == -ECONNREFUSED ? " (is agentd running? systemctl status agentd)" :
@@ -302,27 +298,40 @@ int main(int argc, char *argv[]) {
                 fprintf(stderr, "agentctl: agentd sent an answer that is not JSON\n");
                 return EXIT_USAGE;
         }
+        if (streq(cmd, "check") && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(resp, "ok"))) {
+                const cJSON *k = cJSON_GetObjectItemCaseSensitive(resp, "check");
+                const char *res = str(k, "result");
+                if (json) {
+                        _cleanup_free_ char *out = cJSON_Print(k);
+                        printf("%s\n", strna(out));
+                } else
+                        print_check(k, isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
+                /* This run's result, not the rise/fall state. */
+                return streq(res, "pass") ? 0 : streq(res, "warn") ? 1 : 2;
+        }
+        if (streq(cmd, "drain") || streq(cmd, "resume")) {
+                bool ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(resp, "ok"));
+                if (ok)
+                        printf("%s\n", undo ? "back in service: /health answers from the checks"
+                                             : "draining: /health answers 503");
+                else
+                        fprintf(stderr, "agentctl: %s failed: %s\n", cmd, str(resp, "error"));
+                return ok ? 0 : 2;
+        }
+        if (!streq(cmd, "status")) {
+                bool ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(resp, "ok"));
+                if (json) {
+                        _cleanup_free_ char *out = cJSON_Print(resp);
+                        printf("%s\n", strna(out));
+                } else if (ok)
+                        printf("%s: %s\n", cmd, str(resp, "result"));
+                else
+                        fprintf(stderr, "agentctl: %s failed: %s\n", cmd, str(resp, "error"));
+                return ok ? 0 : 2;
+        }
         if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(resp, "ok"))) {
                 fprintf(stderr, "agentctl: agentd refused the request: %s\n", str(resp, "error"));
                 return EXIT_USAGE;
-        }
-        if (streq(cmd, "drain")) {
-                printf("%s\n", undo ? "back in service: /health answers from the checks"
-                                     : "draining: /health answers 503");
-                return 0;
-        }
-        if (streq(cmd, "check")) {
-                const cJSON *k = cJSON_GetObjectItemCaseSensitive(resp, "check");
-                const char *s = str(k, "result");
-                if (json) {
-                        _cleanup_free_ char *out = cJSON_Print(k);
-                        printf("%s\n", strempty(out));
-                } else {
-                        printf("  Checks:\n");
-                        print_check(k, isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
-                }
-                /* This run's result, not the rise/fall state. */
-                return streq(s, "pass") ? 0 : streq(s, "warn") ? 1 : 2;
         }
         status = cJSON_GetObjectItemCaseSensitive(resp, "status");
         if (json) {

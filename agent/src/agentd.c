@@ -7,6 +7,7 @@
 #include "config.h"
 #include "log.h"
 #include "manager.h"
+#include "process.h"
 
 static void help(void) {
         printf("agentd %s: the instance agent of the PHP data platform\n\n"
@@ -80,6 +81,9 @@ static int run(int argc, char *argv[]) {
         if (level < 0 && config->log_level >= 0)
                 log_set_max_level(config->log_level);
 
+        /* Before any thread exists (libcurl's resolver threads inherit it):
+         * sd-event child sources need SIGCHLD blocked everywhere. */
+        process_block_sigchld();
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
                 log_error("cannot initialise libcurl");
                 return EXIT_FAILURE;

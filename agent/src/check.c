@@ -8,6 +8,7 @@
 #include "health.h"
 #include "log.h"
 #include "manager.h"
+#include "secrets.h"
 #include "shared/json-util.h"
 #include "shared/parse-util.h"
 #include "shared/time-util.h"
@@ -29,6 +30,15 @@ static const CheckVTable *const vtables[_CHECK_TYPE_MAX] = {
 
 int check_secret_lookup_none(Manager *m, const char *secret, const char *field, const char **ret) {
         return -ENOENT;
+}
+
+int check_secret_lookup_secrets(Manager *m, const char *secret, const char *field, const char **ret) {
+        int r;
+
+        if (!m->secrets)
+                return -ENOENT;
+        r = secrets_lookup(m->secrets, secret, field, ret, NULL);
+        return r == -EAGAIN ? -ENOENT : r;
 }
 
 bool check_counters_update(CheckCounters *k, bool passed, unsigned rise, unsigned fall) {

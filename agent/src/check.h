@@ -55,6 +55,8 @@ typedef struct CheckCounters {
  * when the secret is not loaded (yet). */
 typedef int (*CheckSecretLookup)(Manager *m, const char *secret, const char *field, const char **ret);
 int check_secret_lookup_none(Manager *m, const char *secret, const char *field, const char **ret);
+/* Through the secrets subsystem (secrets_lookup()); not loaded → -ENOENT. */
+int check_secret_lookup_secrets(Manager *m, const char *secret, const char *field, const char **ret);
 
 /* A run of one type. start() returns 0 when the run is under way (or
  * already completed through check_complete()), or a negative errno after

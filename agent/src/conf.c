@@ -112,6 +112,50 @@ static int conf_parse_region(const char *v, void *field, const char **reason) {
         return conf_parse_string(v, field, reason);
 }
 
+static int conf_parse_mode(const char *v, void *field, const char **reason) {
+        char *end;
+        long m;
+
+        errno = 0;
+        m = strtol(v, &end, 8);
+        if (isempty(v) || *end || errno || m < 0 || m > 07777) {
+                *reason = "not an octal file mode (example: 0640)";
+                return -EINVAL;
+        }
+        if (m & 0002) {
+                *reason = "world-writable modes are refused";
+                return -EINVAL;
+        }
+        *(int *) field = (int) m;
+        return 0;
+}
+
+static int conf_parse_format(const char *v, void *field, const char **reason) {
+        static const char *const formats[] = { "nginx", "php-fpm", "env", "json", "raw" };
+        for (size_t i = 0; i < ELEMENTSOF(formats); i++)
+                if (streq(v, formats[i]))
+                        return conf_parse_string(v, field, reason);
+        *reason = "not a template format (nginx, php-fpm, env, json, raw)";
+        return -EINVAL;
+}
+
+static int conf_parse_unit(const char *v, void *field, const char **reason) {
+        size_t l = strlen(v);
+        if (l < 9 || l > 255 || !streq(v + l - 8, ".service") || strpbrk(v, " /\\\t")) {
+                *reason = "not a systemd service name (example: nginx.service)";
+                return -EINVAL;
+        }
+        return conf_parse_string(v, field, reason);
+}
+
+static int conf_parse_name(const char *v, void *field, const char **reason) {
+        if (isempty(v) || strlen(v) > 32 || strpbrk(v, " :/\t")) {
+                *reason = "not a user or group name";
+                return -EINVAL;
+        }
+        return conf_parse_string(v, field, reason);
+}
+
 static int conf_parse_abs_path(const char *v, void *field, const char **reason) {
         if (isempty(v) || v[0] != '/') {
                 *reason = "not an absolute path";
@@ -192,6 +236,7 @@ static const ConfItem agent_items[] = {
         ITEM("log_level", conf_parse_log_level, log_level),
         ITEM("control_socket", conf_parse_path, control_socket),
         ITEM("bootstrap_timeout", conf_parse_duration, bootstrap_timeout),
+        ITEM("state_dir", conf_parse_path, state_dir),
         {}
 };
 
@@ -236,6 +281,20 @@ static const ConfItem secret_items[] = {
         SECRET_ITEM("id", conf_parse_string, id),
         SECRET_ITEM("version_stage", conf_parse_string, version_stage),
         SECRET_ITEM("refresh", conf_parse_duration, refresh),
+        {}
+};
+
+#define RENDER_ITEM(k, p, f) { k, p, offsetof(RenderConfig, f) }
+static const ConfItem render_items[] = {
+        RENDER_ITEM("template", conf_parse_string, template_path),
+        RENDER_ITEM("target", conf_parse_path, target),
+        RENDER_ITEM("format", conf_parse_format, format),
+        RENDER_ITEM("mode", conf_parse_mode, mode),
+        RENDER_ITEM("owner", conf_parse_name, owner),
+        RENDER_ITEM("group", conf_parse_name, group),
+        RENDER_ITEM("validate", conf_parse_string, validate),
+        RENDER_ITEM("reload", conf_parse_unit, reload),
+        RENDER_ITEM("reload_command", conf_parse_string, reload_command),
         {}
 };
 
@@ -305,6 +364,21 @@ const char *aws_service_to_string(AwsService s) {
 
 const char *aws_service_env_id(AwsService s) {
         return s < _AWS_SERVICE_MAX ? service_env_ids[s] : NULL;
+}
+
+static RenderConfig *render_config_free(RenderConfig *r) {
+        if (!r)
+                return NULL;
+        free(r->name);
+        free(r->template_path);
+        free(r->target);
+        free(r->format);
+        free(r->owner);
+        free(r->group);
+        free(r->validate);
+        free(r->reload);
+        free(r->reload_command);
+        return mfree(r);
 }
 
 static SecretConfig *secret_config_free(SecretConfig *s) {
@@ -452,9 +526,10 @@ int config_new(Config **ret) {
         c->health_max_connections = 128;
         c->health_connection_timeout = 10 * USEC_PER_SEC;
         c->health_default_check = true;
-        c->control_socket = strdup(AGENTD_DEFAULT_CONTROL_SOCKET);
         c->health_listen = strdup(HEALTH_DEFAULT_LISTEN);
-        if (!c->control_socket || !c->health_listen)
+        c->control_socket = strdup(AGENTD_DEFAULT_CONTROL_SOCKET);
+        c->state_dir = strdup(AGENTD_STATE_DIR);
+        if (!c->control_socket || !c->state_dir || !c->health_listen)
                 return config_free(c), -ENOMEM;
         *ret = c;
         return 0;
@@ -480,6 +555,16 @@ Config *config_free(Config *c) {
         for (size_t i = 0; i < c->n_secrets; i++)
                 secret_config_free(c->secrets[i]);
         free(c->secrets);
+        for (size_t i = 0; i < c->n_renders; i++)
+                render_config_free(c->renders[i]);
+        free(c->renders);
+        for (size_t i = 0; i < c->n_vars; i++) {
+                free(c->var_names[i]);
+                free(c->var_values[i]);
+        }
+        free(c->var_names);
+        free(c->var_values);
+        free(c->state_dir);
         for (size_t i = 0; i < c->n_sources; i++)
                 free(c->sources[i]);
         free(c->sources);
@@ -528,6 +613,60 @@ static int secret_get(Config *c, const char *name, SecretConfig **ret) {
 /* inih reads lines through us, so we know the line of every callback, the
  * line of the current section header, and can refuse over-long lines
  * (inih would silently split them at INI_MAX_LINE). */
+static int render_get(Config *c, const char *name, RenderConfig **ret) {
+        RenderConfig *r, **a;
+
+        for (size_t i = 0; i < c->n_renders; i++)
+                if (streq(c->renders[i]->name, name)) {
+                        *ret = c->renders[i];
+                        return 0;
+                }
+        if (c->n_renders >= 64)
+                return -E2BIG;
+        a = realloc(c->renders, (c->n_renders + 1) * sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        c->renders = a;
+        r = calloc(1, sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+        r->mode = -1;
+        r->name = strdup(name);
+        if (!r->name)
+                return render_config_free(r), -ENOMEM;
+        c->renders[c->n_renders++] = r;
+        *ret = r;
+        return 0;
+}
+
+/* [vars] takes any key (a template variable name); later files win. */
+static int var_set(Config *c, const char *key, const char *value) {
+        char **n, **v;
+
+        for (size_t i = 0; i < c->n_vars; i++)
+                if (streq(c->var_names[i], key))
+                        return free_and_strdup(&c->var_values[i], value);
+        if (c->n_vars >= 256)
+                return -E2BIG;
+        n = realloc(c->var_names, (c->n_vars + 1) * sizeof(char *));
+        if (!n)
+                return -ENOMEM;
+        c->var_names = n;
+        v = realloc(c->var_values, (c->n_vars + 1) * sizeof(char *));
+        if (!v)
+                return -ENOMEM;
+        c->var_values = v;
+        c->var_names[c->n_vars] = strdup(key);
+        c->var_values[c->n_vars] = strdup(value);
+        if (!c->var_names[c->n_vars] || !c->var_values[c->n_vars]) {
+                free(c->var_names[c->n_vars]);
+                free(c->var_values[c->n_vars]);
+                return -ENOMEM;
+        }
+        c->n_vars++;
+        return 0;
+}
+
 typedef struct ParseState {
         Config *config;
         FILE *file;
@@ -621,7 +760,38 @@ static int conf_ini_handler(void *user, const char *section, const char *key, co
                 if (streq(section, plain_sections[i].name))
                         return apply(st, plain_sections[i].items, st->config, section, key, value);
 
+        if (streq(section, "vars")) {
+                int r;
+                if (!section_name_valid(key))
+                        return set_error(st, -EINVAL, "[vars]: invalid variable name '%s' "
+                                         "(letters, digits, '_' and '-', at most 64)", key);
+                r = var_set(st->config, key, value);
+                if (r == -E2BIG)
+                        return set_error(st, r, "[vars]: more than 256 variables");
+                if (r < 0)
+                        return set_error(st, r, "out of memory");
+                return 1;
+        }
+
         dot = strchr(section, '.');
+        if (dot && (size_t) (dot - section) == strlen("render") && strncmp(section, "render", 6) == 0) {
+                RenderConfig *rc;
+                int r;
+
+                if (!section_name_valid(dot + 1)) {
+                        set_error(st, -EINVAL, "[%s]: invalid name '%s' (letters, digits, '_' and '-', at most 64)",
+                                  section, dot + 1);
+                        if (st->error_line == st->line)
+                                st->error_line = st->section_line;
+                        return 0;
+                }
+                r = render_get(st->config, dot + 1, &rc);
+                if (r == -E2BIG)
+                        return set_error(st, r, "[%s]: more than 64 [render.*] sections", section);
+                if (r < 0)
+                        return set_error(st, r, "out of memory");
+                return apply(st, render_items, rc, section, key, value);
+        }
         if (dot && (((size_t) (dot - section) == 6 && strncmp(section, "secret", 6) == 0) ||
                     ((size_t) (dot - section) == 5 && strncmp(section, "check", 5) == 0))) {
                 bool secret = section[0] == 's';
@@ -741,16 +911,16 @@ static int verify_checks(Config *c, char **ret_error) {
 }
 
 int config_verify(Config *c, char **ret_error) {
-        int r;
+        int k;
 
         if (c->n_checks == 0 && c->health_default_check) {
-                r = add_default_check(c);
-                if (r < 0)
-                        return r;
+                k = add_default_check(c);
+                if (k < 0)
+                        return k;
         }
-        r = verify_checks(c, ret_error);
-        if (r < 0)
-                return r;
+        k = verify_checks(c, ret_error);
+        if (k < 0)
+                return k;
         for (size_t i = 0; i < c->n_secrets; i++)
                 if (isempty(c->secrets[i]->id)) {
                         if (ret_error && asprintf(ret_error, "[secret.%s]: id= is required (a secret ARN or name)",
@@ -758,6 +928,22 @@ int config_verify(Config *c, char **ret_error) {
                                 *ret_error = NULL;
                         return -EINVAL;
                 }
+        for (size_t i = 0; i < c->n_renders; i++) {
+                RenderConfig *r = c->renders[i];
+                const char *missing = isempty(r->template_path) ? "template=" : isempty(r->target) ? "target=" : NULL;
+                if (missing) {
+                        if (ret_error && asprintf(ret_error, "[render.%s]: %s is required", r->name, missing) < 0)
+                                *ret_error = NULL;
+                        return -EINVAL;
+                }
+                for (size_t j = 0; j < i; j++)
+                        if (streq(c->renders[j]->target, r->target)) {
+                                if (ret_error && asprintf(ret_error, "[render.%s] and [render.%s] both write %s",
+                                                          c->renders[j]->name, r->name, r->target) < 0)
+                                        *ret_error = NULL;
+                                return -EINVAL;
+                        }
+        }
         if (c->imds_timeout == 0 || c->request_timeout == 0 || c->connect_timeout == 0) {
                 if (ret_error && asprintf(ret_error, "timeouts must be greater than 0") < 0)
                         *ret_error = NULL;

@@ -89,11 +89,28 @@ typedef struct CheckConfig {
 
 #define HEALTH_DEFAULT_LISTEN "127.0.0.1:8081, unix:/run/agentd/health.sock"
 
+typedef struct RenderConfig {
+        char *name;             /* NAME of [render.NAME] */
+        char *template_path;
+        char *target;
+        char *format;           /* NULL: from the template's name */
+        int mode;               /* -1: 0640 if it uses a secret, else 0644 */
+        char *owner;
+        char *group;
+        char *validate;         /* command, "{}" → the staged file */
+        char *reload;           /* systemd unit, reloaded over D-Bus */
+        char *reload_command;   /* when systemd is not reachable */
+} RenderConfig;
+
+#define AGENTD_TEMPLATE_DIR "/usr/share/agentd/templates"
+#define AGENTD_STATE_DIR "/var/lib/agentd"
+
 typedef struct Config {
         /* [agent] */
         int log_level;                  /* -1: not set */
         char *control_socket;
         usec_t bootstrap_timeout;
+        char *state_dir;
 
         /* [imds] */
         bool imds_enabled;
@@ -132,6 +149,15 @@ typedef struct Config {
         /* [secret.NAME] */
         SecretConfig **secrets;
         size_t n_secrets;
+
+        /* [render.NAME] */
+        RenderConfig **renders;
+        size_t n_renders;
+
+        /* [vars]: free-form template variables vars.KEY */
+        char **var_names;
+        char **var_values;
+        size_t n_vars;
 
         /* Where it came from, for status output. */
         char **sources;

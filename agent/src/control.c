@@ -2,6 +2,8 @@
 #define LOG_SUBSYS "control"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -11,11 +13,14 @@
 
 #include "check.h"
 #include "control.h"
-#include "health.h"
 #include "log.h"
 #include "manager.h"
 #include "status.h"
 #include "shared/json-util.h"
+
+struct ControlRequest {
+        struct ControlClient *client;   /* NULL once the client is gone */
+};
 
 typedef struct ControlClient {
         ControlServer *server;
@@ -28,7 +33,7 @@ typedef struct ControlClient {
         size_t out_len, out_sent;
         bool oversized;         /* answered early: drain the rest, then close */
         bool draining;
-        CheckWaiter waiter;     /* "check": answered when the run ends */
+        ControlRequest *pending;        /* an asynchronous command in progress */
         struct ControlClient *next, *prev;
 } ControlClient;
 
@@ -51,7 +56,8 @@ static void client_free(ControlClient *c) {
         if (c->next)
                 c->next->prev = c->prev;
         s->n_clients--;
-        check_waiter_cancel(&c->waiter);
+        if (c->pending)
+                c->pending->client = NULL;
         sd_event_source_disable_unref(c->io);
         sd_event_source_disable_unref(c->timeout);
         closep(&c->fd);
@@ -69,34 +75,102 @@ static char *reply_error(const char *what, const char *arg) {
         return cJSON_PrintUnformatted(o);
 }
 
-static char *reply_ok(const char *key, cJSON *item) {
-        _cleanup_(cJSON_Deletep) cJSON *resp = cJSON_CreateObject();
+static int client_send(struct ControlClient *c);
 
-        if (!resp || !cJSON_AddBoolToObject(resp, "ok", 1)) {
-                cJSON_Delete(item);
+static char *reply_ok(cJSON *resp) {
+        char *out;
+        if (!resp)
                 return NULL;
-        }
-        if (key)
-                cJSON_AddItemToObject(resp, key, item);
-        return cJSON_PrintUnformatted(resp);
+        if (!cJSON_GetObjectItem(resp, "ok"))
+                cJSON_AddBoolToObject(resp, "ok", 1);
+        out = cJSON_PrintUnformatted(resp);
+        cJSON_Delete(resp);
+        return out;
 }
 
-static void client_reply(ControlClient *c, char *out);
+void control_request_reply(ControlRequest *q, void *resp) {
+        struct ControlClient *c = q->client;
+
+        if (!c) {
+                cJSON_Delete(resp);
+                free(q);
+                return;
+        }
+        c->pending = NULL;
+        free(q);
+        c->out = resp ? reply_ok(resp) : reply_error("internal error", "");
+        if (client_send(c) != 0)
+                return;
+}
+
+void control_request_reply_error(ControlRequest *q, const char *fmt, ...) {
+        cJSON *o = cJSON_CreateObject();
+        char msg[1024];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        if (o) {
+                cJSON_AddBoolToObject(o, "ok", 0);
+                cJSON_AddStringToObject(o, "error", msg);
+        }
+        control_request_reply(q, o);
+}
+
+/* "check": the waiter of one run, answered through the ControlRequest
+ * (which drops the answer if the client left). */
+typedef struct CheckRequest {
+        CheckWaiter waiter;
+        ControlRequest *request;
+} CheckRequest;
 
 static void on_check_done(Check *check, void *userdata) {
-        ControlClient *c = userdata;
-        cJSON *j = NULL;
+        CheckRequest *k = userdata;
+        cJSON *resp = cJSON_CreateObject(), *j = NULL;
 
-        if (check_to_json(check, &j) < 0)
-                client_reply(c, reply_error("cannot build the result", "out of memory"));
-        else
-                client_reply(c, reply_ok("check", j));
+        if (!resp || check_to_json(check, &j) < 0) {
+                cJSON_Delete(resp);
+                control_request_reply_error(k->request, "cannot build the result: out of memory");
+        } else {
+                cJSON_AddItemToObject(resp, "check", j);
+                control_request_reply(k->request, resp);
+        }
+        free(k);
 }
 
-/* Returns the answer, or NULL with *pending set when it comes later. */
-static char *dispatch(ControlClient *c, const char *request, bool *pending) {
-        ControlServer *s = c->server;
-        _cleanup_(cJSON_Deletep) cJSON *req = cJSON_Parse(request);
+static char *dispatch_check(ControlServer *s, struct ControlClient *client, const cJSON *req) {
+        const char *name = json_get_string_bounded(req, "name", 64);
+        Check *check = name ? checks_find(s->manager, name) : NULL;
+        CheckRequest *k;
+
+        if (!name)
+                return reply_error("\"check\" needs a \"name\"", "");
+        if (!check)
+                return reply_error("no such check", name);
+        k = calloc(1, sizeof(*k));
+        if (k)
+                k->request = calloc(1, sizeof(ControlRequest));
+        if (!k || !k->request) {
+                free(k);
+                return reply_error("out of memory", "");
+        }
+        k->request->client = client;
+        k->waiter = (CheckWaiter) { .done = on_check_done, .userdata = k };
+        if (check_run_now(check, &k->waiter) < 0) {
+                free(k->request);
+                free(k);
+                return reply_error("cannot run the check", name);
+        }
+        client->pending = k->request;
+        /* The run ends within its timeout (plus an exec check's kill grace). */
+        (void) sd_event_source_set_time_relative(client->timeout,
+                                                 MAX(check->config->timeout + 2 * USEC_PER_SEC, CONTROL_TIMEOUT_USEC));
+        return NULL;    /* answered later */
+}
+
+static char *dispatch(ControlServer *s, struct ControlClient *client, const char *request) {
+        _cleanup_(cJSON_Deletep) cJSON *req = cJSON_Parse(request), *resp = NULL;
         const char *cmd;
         cJSON *status = NULL;
 
@@ -108,34 +182,42 @@ static char *dispatch(ControlClient *c, const char *request, bool *pending) {
         if (streq(cmd, "status")) {
                 if (status_build(s->manager, &status) < 0)
                         return reply_error("cannot build status", "out of memory");
-                return reply_ok("status", status);
-        }
-        if (streq(cmd, "check")) {
-                const char *name = json_get_string_bounded(req, "name", 64);
-                Check *check = name ? checks_find(s->manager, name) : NULL;
-                usec_t wait;
-
-                if (!name)
-                        return reply_error("\"check\" needs a \"name\"", "");
-                if (!check)
-                        return reply_error("no such check", name);
-                /* The run ends within its timeout (+ exec's kill grace). */
-                wait = check->config->timeout + 2 * USEC_PER_SEC;
-                (void) sd_event_source_set_time_relative(c->timeout, MAX(wait, CONTROL_TIMEOUT_USEC));
-                c->waiter = (CheckWaiter) { .done = on_check_done, .userdata = c };
-                if (check_run_now(check, &c->waiter) < 0) {
-                        check_waiter_cancel(&c->waiter);
-                        return reply_error("cannot run the check", name);
+                resp = cJSON_CreateObject();
+                if (!resp || !cJSON_AddBoolToObject(resp, "ok", 1)) {
+                        cJSON_Delete(status);
+                        return NULL;
                 }
-                /* Nothing more to read: the answer comes from on_check_done(). */
-                (void) sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
-                *pending = true;
-                return NULL;
+                cJSON_AddItemToObject(resp, "status", status);
+                return cJSON_PrintUnformatted(resp);
         }
-        if (streq(cmd, "drain")) {
-                const cJSON *d = cJSON_GetObjectItemCaseSensitive(req, "draining");
-                manager_set_draining(s->manager, !cJSON_IsFalse(d));
-                return reply_ok(NULL, NULL);
+        if (streq(cmd, "refresh") || streq(cmd, "rollback")) {
+                ControlRequest *q = calloc(1, sizeof(*q));
+                const char *arg = json_get_string(req, "name");
+                int r;
+                if (!q)
+                        return reply_error("out of memory", "");
+                q->client = client;
+                client->pending = q;
+                r = streq(cmd, "refresh") ? manager_refresh(s->manager, arg, q)
+                                          : manager_rollback(s->manager, arg, q);
+                if (r < 0) {
+                        client->pending = NULL;
+                        free(q);
+                        return reply_error(r == -ENOENT ? "no such name" : r == -EBUSY ? "busy, try again" :
+                                           r == -ENODATA ? "no previous version to roll back to" :
+                                           r == -EINVAL ? "missing \"name\"" : "failed", arg ? arg : "");
+                }
+                /* Longer than a status request: a refresh talks to AWS. */
+                (void) sd_event_source_set_time_relative(client->timeout, CONTROL_ASYNC_TIMEOUT_USEC);
+                return NULL;    /* answered later */
+        }
+        if (streq(cmd, "check"))
+                return dispatch_check(s, client, req);
+        if (streq(cmd, "drain") || streq(cmd, "resume")) {
+                /* For tests and operators; the lifecycle subsystem drains on
+                 * termination. */
+                manager_set_draining(s->manager, streq(cmd, "drain"));
+                return reply_ok(cJSON_CreateObject());
         }
         if (strlen(cmd) > 64)
                 return reply_error("unknown command", "(name too long)");
@@ -210,43 +292,47 @@ static int on_client_io(sd_event_source *src, int fd, uint32_t revents, void *us
                                 client_free(c);
                                 return 0;
                         }
-                        bool pending = false;
-                        char *out = dispatch(c, c->in, &pending);
-                        if (pending)
+                        c->out = dispatch(c->server, c, c->in);
+                        if (!c->out && c->pending) {
+                                /* Stop reading; the answer comes later. */
+                                (void) sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
                                 return 0;
-                        client_reply(c, out);
-                        return 0;
+                        }
+                        break;
                 }
         }
-        client_reply(c, c->out);
+        (void) client_send(c);
         return 0;
 }
 
-/* Sends `out` (owned) with its newline; a NULL answer closes. */
-static void client_reply(ControlClient *c, char *out) {
+/* Sends c->out plus the newline that ends a response. Returns non-zero if
+ * the client is gone (freed). */
+static int client_send(ControlClient *c) {
         char *o;
         int r;
 
-        c->out = out;
         if (!c->out) {
                 client_free(c);
-                return;
+                return 1;
         }
         c->out_len = strlen(c->out);
         o = realloc(c->out, c->out_len + 2);
         if (!o) {
                 client_free(c);
-                return;
+                return 1;
         }
         c->out = o;
         c->out[c->out_len++] = '\n';
         c->out[c->out_len] = 0;
         (void) sd_event_source_set_enabled(c->io, SD_EVENT_ON);
         r = client_flush(c);
-        if (r < 0)
+        if (r < 0) {
                 client_free(c);
-        else if (r > 0)
+                return 1;
+        }
+        if (r > 0)
                 client_done(c);
+        return 0;
 }
 
 static int on_client_timeout(sd_event_source *src, uint64_t usec, void *userdata) {

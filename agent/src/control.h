@@ -21,6 +21,16 @@ typedef struct ControlServer ControlServer;
 #define CONTROL_MAX_CLIENTS 16
 #define CONTROL_TIMEOUT_USEC (5 * USEC_PER_SEC)
 
+/* A request answered later (refresh, rollback): the command handler keeps
+ * it and calls control_request_reply() once; if the client went away
+ * meanwhile, the reply is dropped. */
+typedef struct ControlRequest ControlRequest;
+#define CONTROL_ASYNC_TIMEOUT_USEC (120 * USEC_PER_SEC)
+
+/* resp: the JSON reply object (taken over); NULL → a generic error. */
+void control_request_reply(ControlRequest *q, void *resp /* cJSON* */);
+void control_request_reply_error(ControlRequest *q, const char *fmt, ...) _printf_(2, 3);
+
 int control_server_new(Manager *m, const char *path, ControlServer **ret);
 ControlServer *control_server_free(ControlServer *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ControlServer *, control_server_free);

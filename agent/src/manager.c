@@ -10,6 +10,9 @@
 #include "check.h"
 #include "control.h"
 #include "health.h"
+#include "process.h"
+#include "render.h"
+#include "secrets.h"
 #include "credentials.h"
 #include "imds.h"
 #include "log.h"
@@ -21,10 +24,10 @@
  * Bootstrap runs as a chain of asynchronous steps, each started by the
  * completion of the one before:
  *
- *   identity (IMDS) → credentials (env or IMDS role) → ready
+ *   identity (IMDS) → credentials (env or IMDS role) → secrets (all in
+ *   parallel) → render (render, validate, install, reload) → ready
  *
- * Later subsystems (secrets, render, health) insert their steps before
- * "ready". The whole chain is bounded by [agent] bootstrap_timeout. On
+ * Later subsystems (health) insert their steps before "ready". The whole chain is bounded by [agent] bootstrap_timeout. On
  * success: READY=1. On failure the agent stays up in the "failed" state,
  * serving its status (and /health as 503) so the cause can be seen; it
  * still sends READY=1 so systemd does not kill and restart it in a loop
@@ -178,6 +181,55 @@ int manager_on_ready(Manager *m, ManagerReadyCallback cb, void *userdata) {
         return 0;
 }
 
+static void on_render_done(Manager *m, int error, const char *reason, void *userdata) {
+        if (m->state != MANAGER_BOOTSTRAPPING)
+                return;
+        if (error < 0) {
+                manager_bootstrap_failed(m, "%s", reason ?: strerror(-error));
+                return;
+        }
+        manager_step_end(m);
+        bootstrap_complete(m);
+}
+
+static void bootstrap_render(Manager *m) {
+        int r;
+
+        if (renderer_count(m->renderer) == 0)
+                return bootstrap_complete(m);
+        manager_step_begin(m, "render");
+        r = renderer_request(m->renderer, NULL, on_render_done, NULL);
+        if (r < 0)
+                manager_bootstrap_failed(m, "cannot start rendering: %s", strerror(-r));
+}
+
+static void on_secrets_loaded(Manager *m, int error, const char *reason) {
+        if (m->state != MANAGER_BOOTSTRAPPING)
+                return;
+        if (error < 0) {
+                manager_bootstrap_failed(m, "%s", reason ?: "a secret could not be loaded");
+                return;
+        }
+        manager_step_end(m);
+        bootstrap_render(m);
+}
+
+/* A secret has a new version: re-render what uses it. If bootstrap had
+ * failed for want of it, carry on from there. */
+static void on_secret_changed(Manager *m, const char *name) {
+        if (m->state == MANAGER_FAILED && secrets_all_loaded(m->secrets) &&
+            m->n_steps > 0 && streq(m->steps[m->n_steps - 1].name, "secrets")) {
+                log_notice("secret %s is loaded now: resuming bootstrap", name);
+                m->state = MANAGER_BOOTSTRAPPING;
+                component_set(&m->core, COMPONENT_STARTING, "resuming bootstrap");
+                manager_step_end(m);
+                bootstrap_render(m);
+                return;
+        }
+        if (m->state == MANAGER_RUNNING && renderer_count(m->renderer) > 0)
+                (void) renderer_request(m->renderer, name, NULL, NULL);
+}
+
 static void on_credentials_ready(int error, void *userdata) {
         Manager *m = userdata;
 
@@ -189,7 +241,83 @@ static void on_credentials_ready(int error, void *userdata) {
                 return;
         }
         manager_step_end(m);
-        bootstrap_complete(m);
+        if (secrets_count(m->secrets) == 0)
+                return bootstrap_render(m);
+        manager_step_begin(m, "secrets");
+        (void) secrets_start(m->secrets, on_secrets_loaded, on_secret_changed);
+}
+
+/* ---- control commands ---- */
+
+static void on_refresh_rendered(Manager *m, int error, const char *reason, void *userdata) {
+        ControlRequest *q = userdata;
+        cJSON *o = cJSON_CreateObject();
+
+        if (error < 0) {
+                cJSON_Delete(o);
+                return control_request_reply_error(q, "render failed: %s", strna(reason));
+        }
+        if (o)
+                cJSON_AddStringToObject(o, "result", "secrets refreshed, configuration up to date");
+        control_request_reply(q, o);
+}
+
+static void on_refreshed(Manager *m, int error, const char *reason) {
+        ControlRequest *q = m->pending_refresh;
+
+        m->pending_refresh = NULL;
+        if (!q)
+                return;
+        if (error < 0)
+                return control_request_reply_error(q, "refresh failed: %s", strna(reason));
+        if (m->state != MANAGER_RUNNING || renderer_count(m->renderer) == 0) {
+                cJSON *o = cJSON_CreateObject();
+                if (o)
+                        cJSON_AddStringToObject(o, "result", "secrets refreshed");
+                return control_request_reply(q, o);
+        }
+        if (renderer_request(m->renderer, NULL, on_refresh_rendered, q) < 0)
+                control_request_reply_error(q, "cannot start rendering");
+}
+
+int manager_refresh(Manager *m, const char *secret, ControlRequest *q) {
+        int r;
+
+        if (m->pending_refresh)
+                return -EBUSY;
+        if (secrets_count(m->secrets) == 0) {
+                if (renderer_count(m->renderer) == 0 || m->state != MANAGER_RUNNING) {
+                        cJSON *o = cJSON_CreateObject();
+                        if (o)
+                                cJSON_AddStringToObject(o, "result", "nothing to refresh");
+                        control_request_reply(q, o);
+                        return 0;
+                }
+                return renderer_request(m->renderer, NULL, on_refresh_rendered, q);
+        }
+        m->pending_refresh = q;
+        r = secrets_refresh_now(m->secrets, secret, on_refreshed);
+        if (r < 0)
+                m->pending_refresh = NULL;
+        return r;
+}
+
+static void on_rolled_back(Manager *m, int error, const char *reason, void *userdata) {
+        ControlRequest *q = userdata;
+        cJSON *o;
+
+        if (error < 0)
+                return control_request_reply_error(q, "rolled back, but: %s", strna(reason));
+        o = cJSON_CreateObject();
+        if (o)
+                cJSON_AddStringToObject(o, "result", "rolled back to the previous version");
+        control_request_reply(q, o);
+}
+
+int manager_rollback(Manager *m, const char *name, ControlRequest *q) {
+        if (isempty(name))
+                return -EINVAL;
+        return renderer_rollback(m->renderer, name, on_rolled_back, q);
 }
 
 static void on_identity_done(Manager *m, int error, const char *reason) {
@@ -280,6 +408,10 @@ int manager_reload(Manager *m) {
         if (!m->log_level_from_cmdline && m->config->log_level >= 0)
                 log_set_max_level(m->config->log_level);
         log_info("configuration reloaded from %zu file(s)", m->config->n_sources);
+        /* Templates may have changed on disk: render again. ([render.*] and
+         * [secret.*] sections themselves take effect on restart.) */
+        if (m->state == MANAGER_RUNNING && renderer_count(m->renderer) > 0)
+                (void) renderer_request(m->renderer, NULL, NULL, NULL);
         (void) sd_notify(false, "READY=1");
         return 0;
 }
@@ -302,7 +434,7 @@ int manager_new(const char *config_path, Config *config, Manager **ret) {
         if (config_path && !(m->config_path = strdup(config_path)))
                 return log_oom();
         component_init(&m->core, "bootstrap", true);
-        m->check_secret_lookup = check_secret_lookup_none;
+        m->check_secret_lookup = check_secret_lookup_secrets;
 
         r = sd_event_default(&m->event);
         if (r < 0)
@@ -319,6 +451,12 @@ int manager_new(const char *config_path, Config *config, Manager **ret) {
         r = aws_client_new(m, &m->aws);
         if (r < 0)
                 return log_oom();
+        r = secrets_new(m, &m->secrets);
+        if (r < 0)
+                return log_error_errno(r, "cannot set up secrets: %m");
+        r = renderer_new(m, &m->renderer);
+        if (r < 0)
+                return log_error_errno(r, "cannot set up rendering: %m");
 
         if (manager_register_component(m, &m->core) < 0 ||
             manager_register_component(m, imds_component(m->imds)) < 0 ||
@@ -337,6 +475,8 @@ Manager *manager_free(Manager *m) {
         checks_free(m);
         health_server_free(m->health);
         identity_fetch_free(m->identity_fetch);
+        renderer_free(m->renderer);
+        secrets_free(m->secrets);
         aws_client_free(m->aws);
         credentials_free(m->credentials);
         imds_free(m->imds);
@@ -356,16 +496,12 @@ static void on_ready_start_checks(Manager *m, void *userdata) {
 }
 
 int manager_start(Manager *m) {
-        sigset_t chld;
         int r;
 
         /* SIGPIPE must not kill us when a peer (or journald) goes away. */
         (void) signal(SIGPIPE, SIG_IGN);
-        /* sd-event child sources (exec checks) need SIGCHLD blocked, before
-         * any thread (curl's resolver, sd-resolve) exists to inherit it. */
-        sigemptyset(&chld);
-        sigaddset(&chld, SIGCHLD);
-        (void) sigprocmask(SIG_BLOCK, &chld, NULL);
+        /* Child sources need SIGCHLD blocked in every thread: main() did it
+         * before libcurl could start its resolver threads. */
         r = sd_event_add_signal(m->event, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, on_sigterm, m);
         if (r >= 0)
                 r = sd_event_add_signal(m->event, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, on_sigterm, m);

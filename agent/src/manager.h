@@ -22,6 +22,9 @@ typedef struct Imds Imds;
 typedef struct Credentials Credentials;
 typedef struct AwsClient AwsClient;
 typedef struct ControlServer ControlServer;
+typedef struct ControlRequest ControlRequest;
+typedef struct Secrets Secrets;
+typedef struct Renderer Renderer;
 typedef struct IdentityFetch IdentityFetch;
 typedef struct HealthServer HealthServer;
 
@@ -33,7 +36,7 @@ typedef enum ManagerState {
         _MANAGER_STATE_MAX,
 } ManagerState;
 
-#define MANAGER_MAX_COMPONENTS 64
+#define MANAGER_MAX_COMPONENTS 256
 #define MANAGER_MAX_STEPS 16
 
 typedef void (*ManagerReadyCallback)(Manager *m, void *userdata);
@@ -55,6 +58,8 @@ struct Manager {
         IdentityFetch *identity_fetch;
         Credentials *credentials;
         AwsClient *aws;
+        Secrets *secrets;
+        Renderer *renderer;
         ControlServer *control;
         HealthServer *health;
 
@@ -84,6 +89,7 @@ struct Manager {
         usec_t watchdog_usec;
         bool notified_ready;
         bool log_level_from_cmdline;
+        ControlRequest *pending_refresh;
 
         struct {
                 ManagerReadyCallback callback;
@@ -118,6 +124,10 @@ void manager_bootstrap_failed(Manager *m, const char *fmt, ...) _printf_(2, 3);
 void manager_extend_timeout(Manager *m, usec_t usec);
 
 int manager_reload(Manager *m);
+/* Control commands answered asynchronously through q. */
+int manager_refresh(Manager *m, const char *secret, ControlRequest *q);
+int manager_rollback(Manager *m, const char *name, ControlRequest *q);
+
 /* Called once when bootstrap ends, either way (m->state says which), in
  * registration order. */
 int manager_on_ready(Manager *m, ManagerReadyCallback cb, void *userdata);

@@ -16,6 +16,7 @@
 #include "credentials.h"
 #include "log.h"
 #include "manager.h"
+#include "process.h"
 #include "shared/json-util.h"
 #include "shared/parse-util.h"
 
@@ -129,6 +130,7 @@ int main(int argc, char *argv[]) {
                 fprintf(stderr, "aws-probe: %s\n", error ?: strerror(-r));
                 return 2;
         }
+        process_block_sigchld();
         curl_global_init(CURL_GLOBAL_DEFAULT);
         r = manager_new(config_path, TAKE_PTR(config), &m);
         if (r >= 0)

@@ -8,6 +8,7 @@ a thread. Tests wait on conditions with deadlines (wait_notify, wait_for),
 never on sleeps.
 """
 
+import http.client
 import json
 import os
 import signal
@@ -53,6 +54,18 @@ def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=5.0):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        s.connect(self.unix_path)
+        self.sock = s
+
+
 class Agent:
     def __init__(self, tmpdir, fake=None, config="", env=None, watchdog_usec=None, args=(),
                  binary=None, log_level="debug", start=True):
@@ -60,6 +73,7 @@ class Agent:
         self.confdir = os.path.join(tmpdir, "conf")
         os.makedirs(os.path.join(self.confdir, "agentd.conf.d"), exist_ok=True)
         self.socket_path = os.path.join(tmpdir, "run", "control.sock")
+        self.health_socket = os.path.join(tmpdir, "run", "health.sock")
         self.write_config(config)
         self.notify_path = os.path.join(tmpdir, "notify.sock")
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -86,6 +100,10 @@ class Agent:
     def write_config(self, config, name="agentd.conf"):
         with open(os.path.join(self.confdir, name), "w") as f:
             f.write("[agent]\ncontrol_socket = %s\n" % self.socket_path if name == "agentd.conf" else "")
+            # Never the fixed default port or /run; no fpm check unless a
+            # test asks (a later [health] section in `config` wins).
+            f.write("[health]\nlisten = unix:%s\ndefault_check = no\n" % self.health_socket
+                    if name == "agentd.conf" else "")
             f.write(config)
 
     def start(self):
@@ -150,6 +168,21 @@ class Agent:
             if s["name"] == name:
                 return s
         raise AssertionError("no subsystem %s in %r" % (name, doc["subsystems"]))
+
+    def health(self, path="/health", method="GET", headers=None, body=None, timeout=5.0):
+        """One HTTP request to the health endpoint on its unix socket:
+        (status, headers dict with lower-case names, body bytes)."""
+        c = UnixHTTPConnection(self.health_socket, timeout=timeout * SLOW)
+        try:
+            c.request(method, path, body=body, headers=headers or {})
+            r = c.getresponse()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+        finally:
+            c.close()
+
+    def health_doc(self):
+        status, _, body = self.health()
+        return status, json.loads(body)
 
     def log(self):
         try:
