@@ -22,6 +22,7 @@ typedef struct Job {
         sd_bus_slot *slot;
         Process *process;
         sd_event_source *defer;
+        sd_event_source *timeout;       /* systemd never reported the job's end */
         ReloadDone done;
         void *userdata;
         struct Job *next;
@@ -52,6 +53,7 @@ static void job_free(Job *j) {
         sd_bus_slot_unref(j->slot);
         process_cancel(j->process);
         sd_event_source_disable_unref(j->defer);
+        sd_event_source_disable_unref(j->timeout);
         free(j->unit);
         free(j->command);
         free(j->job_path);
@@ -188,6 +190,15 @@ static int bus_connect(Reloader *r) {
         return 0;
 }
 
+static int on_job_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Job *j = userdata;
+        char reason[256];
+
+        snprintf(reason, sizeof(reason), "reloading %s did not finish within 90 s", strna(j->unit ?: j->command));
+        job_finish(j, -ETIMEDOUT, reason);
+        return 0;
+}
+
 static int on_start(sd_event_source *s, void *userdata) {
         Job *j = userdata;
         Reloader *r = j->owner;
@@ -228,6 +239,9 @@ int reloader_reload(Reloader *r, const char *unit, const char *command, ReloadDo
                 return -ENOMEM;
         }
         k = sd_event_add_defer(r->manager->event, &j->defer, on_start, j);
+        if (k >= 0)
+                k = sd_event_add_time_relative(r->manager->event, &j->timeout, CLOCK_MONOTONIC,
+                                               RELOAD_TIMEOUT + 5 * USEC_PER_SEC, USEC_PER_SEC, on_job_timeout, j);
         if (k < 0) {
                 job_free(j);
                 return k;

@@ -56,6 +56,7 @@ typedef struct Target {
         size_t pending_len;
         unsigned installs;
         usec_t installed_at;
+        usec_t last_validate;           /* how long validate= took, last time */
 } Target;
 
 typedef struct Waiter {
@@ -332,6 +333,7 @@ static void on_validated(Process *p, const ProcessResult *res, void *userdata) {
         char why[128];
 
         t->validator = NULL;
+        t->last_validate = res->duration;
         pending_clear(t);
         if (res->error == 0 && res->exited && res->exit_status == 0)
                 target_install(t);
@@ -646,6 +648,7 @@ static int target_append_json(const Component *c, cJSON *o) {
             !cJSON_AddNumberToObject(o, "installs", t->installs) ||
             json_add_string_or_null(o, "installed_at", t->installed_at ?
                                     format_rfc3339(buf, sizeof(buf), t->installed_at) : NULL) < 0 ||
+            !cJSON_AddNumberToObject(o, "last_validate_ms", (double) t->last_validate / USEC_PER_MSEC) ||
             !cJSON_AddBoolToObject(o, "rollback_available", access(t->rollback_path, F_OK) == 0))
                 return -ENOMEM;
         return 0;

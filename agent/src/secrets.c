@@ -43,6 +43,7 @@ struct Secrets {
         bool loaded_reported;
         SecretsLoaded refreshed;        /* an `agentctl refresh` waiting */
         size_t refreshing;
+        char loaded_reason[600];
         int refresh_error;
         char refresh_reason[512];
 };
@@ -239,7 +240,9 @@ static void maybe_report_loaded(Secrets *s) {
                         return;
                 if (!s->list[i]->value.version_id && error == 0) {
                         error = -ENOKEY;
-                        reason = s->list[i]->component.last_error;
+                        snprintf(s->loaded_reason, sizeof(s->loaded_reason), "[secret.%s]: %s", s->list[i]->name,
+                                 strna(s->list[i]->component.last_error));
+                        reason = s->loaded_reason;
                 }
         }
         s->loaded_reported = true;

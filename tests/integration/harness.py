@@ -284,10 +284,24 @@ class AgentTestCase(unittest.TestCase):
             return []
         secrets = [c["SecretAccessKey"] for c in creds["issued"]] + [c["Token"] for c in creds["issued"]]
         secrets += [c["secret_access_key"] for c in creds["static"]]
+        # Secrets Manager values: whole strings and, for JSON ones, the
+        # password-like fields (usernames, hosts and ports are not secret).
+        for sec in self.fake.state()["secrets"].values():
+            for v in sec["versions"].values():
+                text = v.get("string") or ""
+                try:
+                    doc = json.loads(text)
+                except ValueError:
+                    doc = None
+                if isinstance(doc, dict):
+                    secrets += [str(val) for k, val in doc.items() if "pass" in k.lower() and len(str(val)) >= 6]
+                elif len(text) >= 6:
+                    secrets.append(text)
         texts = [self.fake.output()]
+        # agentd's own output; not the rendered files or the services' logs.
         for root, _, files in os.walk(self.tmp):
             for f in files:
-                if f.endswith(".log"):
+                if f in ("agentd.log", "valgrind.log", "valgrind-probe.log") or f.startswith("probe-"):
                     with open(os.path.join(root, f), errors="replace") as fh:
                         texts.append(fh.read())
         return [s[:6] + "..." for s in secrets if s and any(s in t for t in texts)]

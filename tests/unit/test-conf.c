@@ -78,7 +78,14 @@ static void test_values_and_dropins(void) {
                    "max_attempts = 3\n"
                    "max_response_size = 4MiB\n"
                    "[secret.db]\n"
-                   "id = arn:aws:secretsmanager:eu-central-1:123456789012:secret:db-AbCdEf\n");
+                   "id = arn:aws:secretsmanager:eu-central-1:123456789012:secret:db-AbCdEf\n"
+                   "[render.nginx]\n"
+                   "template = nginx-site.conf.in\n"
+                   "target = /etc/nginx/sites-enabled/app.conf\n"
+                   "mode = 0640\n"
+                   "reload = nginx.service\n"
+                   "[vars]\n"
+                   "listen = 80\n");
         write_file("agentd.conf.d/10-a.conf", "[aws]\nregion = us-east-1\n");
         write_file("agentd.conf.d/20-b.conf", "[aws]\nregion = eu-central-1\n[secret.db]\nrefresh = 10m\n");
         write_file("agentd.conf.d/30-c.conf.disabled", "[bogus]\n");
@@ -97,6 +104,11 @@ static void test_values_and_dropins(void) {
         CHECK_STREQ(c->secrets[0]->version_stage, "AWSCURRENT");
         CHECK_EQ_INT(c->secrets[0]->refresh, 10 * USEC_PER_MINUTE);
         CHECK_EQ_INT(c->n_sources, 3);
+        CHECK_EQ_INT(c->n_renders, 1);
+        CHECK_STREQ(c->renders[0]->reload, "nginx.service");
+        CHECK_EQ_INT(c->renders[0]->mode, 0640);
+        CHECK_EQ_INT(c->n_vars, 1);
+        CHECK_STREQ(c->var_values[0], "80");
         config_free(c);
         remove_file("agentd.conf.d/10-a.conf");
         remove_file("agentd.conf.d/20-b.conf");
@@ -144,6 +156,16 @@ static void test_errors(void) {
         }
         snprintf(where, sizeof(where), "%s/agentd.conf:1", dir);
         expect_error("orphan = 1\n", where, "outside of any section");
+        snprintf(where, sizeof(where), "%s/agentd.conf:3", dir);
+        expect_error("[render.a]\ntemplate = t\nmode = 0666\n", where, "world-writable");
+        expect_error("[render.a]\ntemplate = t\nmode = 99\n", where, "octal");
+        expect_error("[render.a]\ntemplate = t\nformat = yaml\n", where, "not a template format");
+        expect_error("[render.a]\ntemplate = t\nreload = nginx\n", where, "systemd service name");
+        expect_error("[render.a]\ntemplate = t\ntarget = relative\n", where, "absolute path");
+        expect_error("[vars]\nok = 1\nbad name = 2\n", where, "invalid variable name");
+        expect_error("[render.a]\ntemplate = t\n", "[render.a]", "target= is required");
+        expect_error("[render.a]\ntemplate = t\ntarget = /x\n[render.b]\ntemplate = u\ntarget = /x\n",
+                     "[render.b]", "both write /x");
         /* Cross-key checks name the section. */
         expect_error("[secret.db]\nversion_stage = AWSCURRENT\n", "[secret.db]", "id= is required");
 
