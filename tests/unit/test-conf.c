@@ -183,6 +183,71 @@ static void test_errors(void) {
         remove_file("agentd.conf.d/50-bad.conf");
 }
 
+static void test_health_and_checks(void) {
+        Config *c = NULL;
+        char *e, where[300];
+
+        /* No [check.*]: the php-fpm ping through nginx. */
+        write_file("agentd.conf", "[agent]\nlog_level = info\n");
+        e = load(&c);
+        CHECK(e == NULL);
+        free(e);
+        if (c) {
+                CHECK_STREQ(c->health_listen, "127.0.0.1:8081, unix:/run/agentd/health.sock");
+                CHECK_EQ_INT(c->n_checks, 1);
+                CHECK_STREQ(c->checks[0]->name, "fpm");
+                CHECK_EQ_INT(c->checks[0]->type, CHECK_HTTP);
+                CHECK_STREQ(c->checks[0]->url, "http://127.0.0.1/fpm-ping");
+                CHECK_STREQ(c->checks[0]->expect_body, "pong");
+                CHECK_EQ_INT(c->checks[0]->interval, 10 * USEC_PER_SEC);
+                CHECK_EQ_INT(c->checks[0]->timeout, 2 * USEC_PER_SEC);
+                CHECK(c->checks[0]->critical);
+                CHECK_EQ_INT(c->checks[0]->rise, 2);
+                CHECK_EQ_INT(c->checks[0]->fall, 3);
+        }
+        config_free(c);
+        c = NULL;
+
+        write_file("agentd.conf", "[health]\nlisten = unix:/tmp/h.sock\ndefault_check = no\nmax_connections = 8\n"
+                                  "[check.root]\ntype = disk\npath = /\nmin_free = 5%\nmin_free_inodes = 1000\n"
+                                  "critical = no\nrise = 1\nfall = 5\ninterval = 500ms\ntimeout = 200ms\n");
+        e = load(&c);
+        CHECK(e == NULL);
+        free(e);
+        if (c) {
+                CHECK_EQ_INT(c->n_checks, 1);
+                CHECK_EQ_INT(c->health_max_connections, 8);
+                CHECK(!c->checks[0]->critical);
+                CHECK(c->checks[0]->min_free.percent);
+                CHECK_EQ_INT(c->checks[0]->min_free.value, 5);
+                CHECK_EQ_INT(c->checks[0]->min_free_inodes.value, 1000);
+                CHECK_EQ_INT(c->checks[0]->interval, 500 * USEC_PER_MSEC);
+        }
+        config_free(c);
+
+        snprintf(where, sizeof(where), "%s/agentd.conf:2", dir);
+        expect_error("[health]\nlisten = localhost:8081\n", where, "numeric host");
+        expect_error("[health]\nmax_connections = 0\n", where, "from 1 to 1000");
+        expect_error("[check.x]\ntype = ping\n", where, "not a check type");
+        expect_error("[check.x]\nrise = 0\n", where, "from 1 to 100");
+        expect_error("[check.x]\nexpect_status = 42\n", where, "HTTP status");
+        expect_error("[check.x]\nmin_free = 120%\n", where, "percentage");
+        expect_error("[check.x]\nurll = http://x\n", where, "unknown key 'urll'");
+        expect_error("[check.x]\npath = relative\n", where, "absolute path");
+        expect_error("[check.x]\ninterval = 1ms\n", where, "from 100ms to 1d");
+        expect_error("[check.x]\ncritical = no\n", "[check.x]", "type= is required");
+        expect_error("[check.x]\ntype = tcp\n", "[check.x]", "needs target=");
+        expect_error("[check.x]\ntype = tcp\ntarget = nope\n", "[check.x]", "not HOST:PORT");
+        expect_error("[check.x]\ntype = http\n", "[check.x]", "needs url=");
+        expect_error("[check.x]\ntype = mysql\nhost = 127.0.0.1\n", "[check.x]", "needs secret=NAME");
+        expect_error("[check.x]\ntype = disk\npath = /\n", "[check.x]", "min_free=");
+        expect_error("[check.x]\ntype = memory\n", "[check.x]", "min_available=");
+        expect_error("[check.x]\ntype = unit\n", "[check.x]", "needs unit=");
+        expect_error("[check.x]\ntype = exec\n", "[check.x]", "needs command=");
+        expect_error("[check.x]\ntype = exec\ncommand = true\ninterval = 1s\ntimeout = 1s\n", "[check.x]",
+                     "shorter than interval");
+}
+
 static void test_single_file_and_missing(void) {
         Config *c = NULL;
         char *error = NULL, p[256];
@@ -215,5 +280,6 @@ TEST_MAIN(
         test_values_and_dropins();
         test_errors();
         test_single_file_and_missing();
+        test_health_and_checks();
         cleanup();
 )
