@@ -298,7 +298,11 @@ int main(int argc, char *argv[]) {
                 fprintf(stderr, "agentctl: agentd sent an answer that is not JSON\n");
                 return EXIT_USAGE;
         }
-        if (streq(cmd, "check") && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(resp, "ok"))) {
+        if (streq(cmd, "check") && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(resp, "ok"))) {
+                fprintf(stderr, "agentctl: agentd refused the request: %s\n", str(resp, "error"));
+                return EXIT_USAGE;
+        }
+        if (streq(cmd, "check")) {
                 const cJSON *k = cJSON_GetObjectItemCaseSensitive(resp, "check");
                 const char *res = str(k, "result");
                 if (json) {

@@ -36,6 +36,7 @@ typedef struct HealthDaemon {
         bool activated;         /* from systemd: not ours to unlink */
         struct MHD_Daemon *mhd;
         sd_event_source *io, *timer;
+        unsigned n_connections;         /* after the last MHD_run() */
 } HealthDaemon;
 
 struct HealthServer {
@@ -142,6 +143,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (*upload_data_size > 0 || (cl && !streq(cl, "0")) ||
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
                 return MHD_queue_response(conn, MHD_HTTP_CONTENT_TOO_LARGE, s->too_large);
+        /* A response queued on the first call (headers only) makes MHD
+         * 0.9.x discard the rest of the request and close the connection:
+         * answer on the second call, so keep-alive and pipelining work. */
+        if (!*con_cls) {
+                *con_cls = s;
+                return MHD_YES;
+        }
         if (streq(url, "/health"))
                 return MHD_queue_response(conn, s->health_code, s->health);
         if (streq(url, "/health/live"))
@@ -168,9 +176,25 @@ static void rearm(HealthDaemon *d) {
         (void) sd_event_source_set_enabled(d->timer, SD_EVENT_ONESHOT);
 }
 
+static unsigned n_connections(HealthDaemon *d) {
+        const union MHD_DaemonInfo *i = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        return i ? i->num_connections : 0;
+}
+
 static void run_mhd(HealthDaemon *d) {
+        unsigned before = d->n_connections;
+
         if (MHD_run(d->mhd) != MHD_YES)
                 log_debug("MHD_run failed on %s", d->addr.text);
+        d->n_connections = n_connections(d);
+        /* At the connection limit MHD takes the listening socket out of its
+         * epoll set, and puts it back at the start of a later run, once
+         * closed connections were cleaned up at the end of one. Nothing
+         * would wake us for that later run: do it now. */
+        if (d->n_connections < before) {
+                (void) MHD_run(d->mhd);
+                d->n_connections = n_connections(d);
+        }
         rearm(d);
 }
 

@@ -91,6 +91,7 @@ class Agent:
         self.args = [binary or AGENTD, "--config", self.confdir, "--log-level", log_level] + list(args)
         self.log_path = os.path.join(tmpdir, "agentd.log")
         self.proc = None
+        self.popen_kw = {}          # extra subprocess.Popen arguments (e.g. pass_fds)
         self.stdout = None
         self._reader = threading.Thread(target=self._read_notify, daemon=True)
         self._reader.start()
@@ -110,7 +111,7 @@ class Agent:
         self._log = open(self.log_path, "ab")
         self.valgrind_log = os.path.join(self.tmpdir, "valgrind.log")
         self.proc = subprocess.Popen(wrap(self.args, self.valgrind_log), env=self.env, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=self._log)
+                                     stdout=subprocess.PIPE, stderr=self._log, **self.popen_kw)
 
     def _read_notify(self):
         while True:
