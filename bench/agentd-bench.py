@@ -30,6 +30,9 @@ def start_agent(agentd, tmp, fake, i):
     os.makedirs(conf, exist_ok=True)
     with open(os.path.join(conf, "agentd.conf"), "w") as f:
         f.write("[agent]\ncontrol_socket = %s/ctl%d.sock\nlog_level = warning\n" % (tmp, i))
+        # The default check (php-fpm ping) runs as on an instance; the
+        # endpoint on a private socket, not the fixed default port.
+        f.write("[health]\nlisten = unix:%s/health%d.sock\n" % (tmp, i))
     nsock = os.path.join(tmp, "notify%d.sock" % i)
     ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     ns.bind(nsock)

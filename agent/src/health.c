@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
@@ -233,6 +234,9 @@ static int bind_address(HealthDaemon *d) {
                 umask(old);
         } else {
                 (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+                /* Inherited by accepted sockets: headers and body go out
+                 * at once, no Nagle/delayed-ACK stall. */
+                (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
                 r = bind(fd, (struct sockaddr *) &d->addr.sa, d->addr.sa_len);
         }
         if (r < 0 || listen(fd, 128) < 0)
