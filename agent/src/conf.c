@@ -899,8 +899,13 @@ static int verify_checks(Config *c, char **ret_error) {
                         missing = "timeout= must be shorter than interval=";
                 if (!missing && k->type == CHECK_TCP && k->target && parse_listen_address(k->target) < 0)
                         missing = "target= is not HOST:PORT";
-                if (!missing && (k->min_free.percent && k->min_free.value > 100))
-                        missing = "min_free= percent above 100";
+                if (!missing && k->secret) {
+                        bool found = false;
+                        for (size_t j = 0; j < c->n_secrets; j++)
+                                found = found || streq(c->secrets[j]->name, k->secret);
+                        if (!found)
+                                missing = "secret= names no [secret.NAME] section";
+                }
                 if (!missing)
                         continue;
                 if (ret_error && asprintf(ret_error, "[check.%s]: %s", k->name, missing) < 0)

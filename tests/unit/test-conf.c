@@ -241,6 +241,7 @@ static void test_health_and_checks(void) {
         expect_error("[check.x]\ntype = http\n", "[check.x]", "needs url=");
         expect_error("[check.x]\ntype = mysql\nhost = 127.0.0.1\n", "[check.x]", "needs secret=NAME");
         expect_error("[check.x]\ntype = disk\npath = /\n", "[check.x]", "min_free=");
+        expect_error("[check.x]\ntype = mysql\nsecret = db\n", "[check.x]", "names no [secret.NAME]");
         expect_error("[check.x]\ntype = memory\n", "[check.x]", "min_available=");
         expect_error("[check.x]\ntype = unit\n", "[check.x]", "needs unit=");
         expect_error("[check.x]\ntype = exec\n", "[check.x]", "needs command=");
