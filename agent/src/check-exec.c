@@ -55,7 +55,7 @@ static void exec_stop(Check *c) {
 }
 
 static void drain_output(ExecRun *e) {
-        char scratch[1024];
+        char scratch[16384];
 
         for (;;) {
                 ssize_t n;

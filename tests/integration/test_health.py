@@ -131,7 +131,7 @@ class HealthTest(AgentTestCase):
     def test_exec_timeout_kills_the_group_and_bounds_output(self):
         a = self.agent_with("[check.hang]\ntype = exec\ncommand = trap '' TERM; sleep 60 & wait\n"
                             "interval = 30s\ntimeout = 300ms\n"
-                            "[check.noisy]\ntype = exec\ncommand = yes | head -c 1000000\n")
+                            "[check.noisy]\ntype = exec\ncommand = yes | head -c 1000000\ninterval = 30s\ntimeout = 20s\n")
         status, doc, c = self.wait_check(a, "hang", lambda c: c["result"] == "fail", "killed", timeout=15)
         self.assertIn("killed after timeout=300ms", c["detail"])
         # SIGTERM was ignored: SIGKILL to the whole group, nothing left.
