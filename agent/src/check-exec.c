@@ -127,9 +127,15 @@ static int spawn(Check *c, ExecRun *e) {
         int pipefd[2], r;
         char *argv[] = { (char *) "/bin/sh", (char *) "-c", (char *) c->config->command, NULL };
 
-        if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0)
+        /* Only our end is non-blocking: a plugin writing to a full pipe
+         * must wait for us, not fail with EAGAIN. */
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return -errno;
         e->out_fd = pipefd[0];
+        if (fcntl(pipefd[0], F_SETFL, O_NONBLOCK) < 0) {
+                close(pipefd[1]);
+                return -errno;
+        }
         sigemptyset(&none);
         sigemptyset(&dfl);
         sigaddset(&dfl, SIGPIPE);
