@@ -225,6 +225,8 @@ target = {env}
         v1 = self.read(self.site)
         mtime = os.stat(self.pool).st_mtime_ns
         # Same value, new version: nothing rewritten, nothing reloaded.
+        # (php-fpm logs its start line a moment after it answers pings.)
+        wait_for(lambda: self.fpm.ready_count() >= 1, what="php-fpm's start in its log")
         before = self.fpm.ready_count()
         self.fake.rotate_secret("db", string=secret_doc("app", "pw-one-1", self.db.port))
         p = a.ctl("refresh")
