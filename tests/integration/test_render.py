@@ -123,6 +123,7 @@ target = {env}
         a = self.agent(config=self.config())
         a.wait_notify("READY=1", timeout=60)
         self.start_stack()
+        wait_for(lambda: self.fpm.ready_count() >= 1, what="php-fpm's start in its log")
         master = self.fpm.master_pid
         failures, served, stop = [], [0], threading.Event()
 
