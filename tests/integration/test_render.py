@@ -284,6 +284,27 @@ target = {env}
                 self.assertEqual(os.listdir(os.path.join(d, "out")), [])
                 a.stop()
 
+    def test_check_config_checks_templates(self):
+        import subprocess
+        from harness import AGENTD
+        d = os.path.join(self.tmp, "cc")
+        os.makedirs(d)
+        bad = os.path.join(self.tmp, "bad.conf.in")
+        with open(bad, "w") as f:
+            f.write("listen {{vars.listen}};\n{{#section}}\nnever closed\n")
+        with open(os.path.join(d, "agentd.conf"), "w") as f:
+            f.write("[render.x]\ntemplate = %s\ntarget = %s/out\nowner = no-such-user-here\n" % (bad, self.tmp))
+        p = subprocess.run([AGENTD, "--config", d, "--check-config"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(bad + ":2:", p.stderr)
+        self.assertIn("no-such-user-here", p.stderr)
+        with open(bad, "w") as f:
+            f.write("listen {{vars.listen}};\n")
+        with open(os.path.join(d, "agentd.conf"), "w") as f:
+            f.write("[render.x]\ntemplate = %s\ntarget = %s/out\n" % (bad, self.tmp))
+        p = subprocess.run([AGENTD, "--config", d, "--check-config"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
     def test_missing_secret_appearing_later_resumes_bootstrap(self):
         a = self.agent(config=self.config())
         a.wait_notify("READY=1", timeout=60)
