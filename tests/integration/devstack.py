@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "fakeaws"))
 sys.path.insert(0, HERE)
 from client import FakeAWS  # noqa: E402
 from services import MariaDB, Nginx, PhpFpm, free_port, write_php_app  # noqa: E402
+from stack import make_dirs, stack_config  # noqa: E402
 
 
 def main():
@@ -45,39 +46,12 @@ def main():
         port = free_port()
         docroot = os.path.join(state, "www")
         write_php_app(docroot)
-        tpl, lx = os.path.join(REPO, "agent", "templates"), os.path.join(REPO, "agent", "libexec")
+        make_dirs(state)
         with open(os.path.join(state, "conf", "agentd.conf"), "w") as f:
-            f.write("""# Written by ./dev up: an instance's configuration, pointed at .dev/
-[agent]
-control_socket = {s}/run/control.sock
-state_dir = {s}/state
-[imds]
-boot_deadline = 30s
-[secret.db]
-id = db
-refresh = 10s
-[vars]
-fpm_socket = {s}/fpm/app.sock
-fpm_user = root
-fpm_group = root
-fpm_socket_owner = root
-listen = 127.0.0.1:{port}
-docroot = {docroot}
-health_socket = {s}/run/health.sock
-[render.fpm]
-template = {tpl}/php-fpm-pool.conf.in
-target = {s}/fpm/pool.d/app.conf
-validate = {lx}/validate-php-fpm-pool {{}} -R
-reload_command = test ! -f {s}/fpm/php-fpm.pid || kill -USR2 $(cat {s}/fpm/php-fpm.pid)
-[render.nginx]
-template = {tpl}/nginx-site.conf.in
-target = {s}/nginx/site.conf
-validate = {lx}/validate-nginx-site {{}}
-reload_command = test ! -f {s}/nginx/nginx.pid || kill -HUP $(cat {s}/nginx/nginx.pid)
-[render.env]
-template = {tpl}/app.env.in
-target = {s}/app/app.env
-""".format(s=state, port=port, docroot=docroot, tpl=tpl, lx=lx))
+            f.write("# Written by ./dev up: an instance's configuration, pointed at .dev/\n"
+                    "[agent]\ncontrol_socket = {s}/run/control.sock\nstate_dir = {s}/state\n"
+                    "[imds]\nboot_deadline = 30s\n".format(s=state))
+            f.write(stack_config(state, port, docroot, refresh="10s"))
         notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         npath = os.path.join(state, "run", "notify.sock")
         notify.bind(npath)

@@ -13,10 +13,8 @@ import threading
 from fake_systemd import DBusDaemon, FakeSystemd
 from harness import SLOW, AgentTestCase, main, wait_for
 from services import MariaDB, Nginx, PhpFpm, free_port, http_get, write_php_app
+from stack import make_dirs, reload_command, stack_config
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-TEMPLATES = os.path.join(REPO, "agent", "templates")
-LIBEXEC = os.path.join(REPO, "agent", "libexec")
 
 FPM = "php8.2-fpm.service"
 NGINX = "nginx.service"
@@ -38,16 +36,11 @@ class ReloadDBusTest(AgentTestCase):
         self.port = free_port()
         self.docroot = os.path.join(self.tmp, "www")
         write_php_app(self.docroot)
-        for d in ("fpm/pool.d", "nginx"):
-            os.makedirs(os.path.join(self.tmp, d), exist_ok=True)
-        self.pool = os.path.join(self.tmp, "fpm", "pool.d", "app.conf")
-        self.site = os.path.join(self.tmp, "nginx", "site.conf")
-        self.fpm_pid = os.path.join(self.tmp, "fpm", "php-fpm.pid")
-        self.nginx_pid = os.path.join(self.tmp, "nginx", "nginx.pid")
-        # What systemd's ExecReload= does for each (graceful), tolerating a
-        # service that is not running yet (as ReloadOrRestart would start it).
-        self.units = {FPM: "test ! -f {0} || kill -USR2 $(cat {0})".format(self.fpm_pid),
-                      NGINX: "test ! -f {0} || kill -HUP $(cat {0})".format(self.nginx_pid)}
+        p = make_dirs(self.tmp)
+        self.pool, self.site = p["pool"], p["site"]
+        self.fpm_pid, self.nginx_pid = p["fpm_pid"], p["nginx_pid"]
+        # What systemd's ExecReload= does for each (graceful).
+        self.units = {FPM: reload_command(self.fpm_pid, "USR2"), NGINX: reload_command(self.nginx_pid, "HUP")}
         self.bus = DBusDaemon(os.path.join(self.tmp, "dbus"))
         self.bus.start()
         self.addCleanup(self.bus.stop)
@@ -61,33 +54,9 @@ class ReloadDBusTest(AgentTestCase):
         return self.systemd
 
     def config(self, fpm_reload=FPM, nginx_reload=NGINX, extra_fpm="", extra_nginx=""):
-        return """
-[secret.db]
-id = db
-refresh = 1s
-[vars]
-fpm_socket = {t}/fpm/app.sock
-fpm_user = root
-fpm_group = root
-fpm_socket_owner = root
-listen = 127.0.0.1:{port}
-docroot = {docroot}
-health_socket = {t}/health.sock
-[render.fpm]
-template = {tpl}/php-fpm-pool.conf.in
-target = {pool}
-validate = {lx}/validate-php-fpm-pool {{}} -R
-reload = {fpm_reload}
-{extra_fpm}
-[render.nginx]
-template = {tpl}/nginx-site.conf.in
-target = {site}
-validate = {lx}/validate-nginx-site {{}}
-reload = {nginx_reload}
-{extra_nginx}
-""".format(t=self.tmp, port=self.port, docroot=self.docroot, tpl=TEMPLATES, lx=LIBEXEC, pool=self.pool,
-           site=self.site, fpm_reload=fpm_reload, nginx_reload=nginx_reload, extra_fpm=extra_fpm,
-           extra_nginx=extra_nginx)
+        return stack_config(self.tmp, self.port, self.docroot, with_env=False,
+                            fpm_reload="reload = %s\n%s" % (fpm_reload, extra_fpm),
+                            nginx_reload="reload = %s\n%s" % (nginx_reload, extra_nginx))
 
     def boot(self, **kw):
         a = self.agent(config=self.config(**kw), env={"DBUS_SYSTEM_BUS_ADDRESS": self.bus.address})

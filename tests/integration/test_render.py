@@ -11,10 +11,7 @@ import time
 
 from harness import AgentTestCase, main, wait_for
 from services import MariaDB, Nginx, PhpFpm, free_port, http_get, write_php_app
-
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-TEMPLATES = os.path.join(REPO, "agent", "templates")
-LIBEXEC = os.path.join(REPO, "agent", "libexec")
+from stack import TEMPLATES, make_dirs, stack_config
 
 NASTY = 'p"a\'ss;w}o{r d$x${HOME}\\\\#é%'     # everything but a newline
 
@@ -33,42 +30,12 @@ class RenderTest(AgentTestCase):
         self.port = free_port()
         self.docroot = os.path.join(self.tmp, "www")
         write_php_app(self.docroot)
-        for d in ("fpm/pool.d", "nginx", "app"):
-            os.makedirs(os.path.join(self.tmp, d), exist_ok=True)
-        self.pool = os.path.join(self.tmp, "fpm", "pool.d", "app.conf")
-        self.site = os.path.join(self.tmp, "nginx", "site.conf")
-        self.envfile = os.path.join(self.tmp, "app", "app.env")
+        p = make_dirs(self.tmp)
+        self.pool, self.site, self.envfile = p["pool"], p["site"], p["env"]
         self.fpm = self.nginx = None
 
     def config(self, extra="", nginx_template=None):
-        t = self.tmp
-        return """
-[secret.db]
-id = db
-refresh = 1s
-[vars]
-fpm_socket = {t}/fpm/app.sock
-fpm_user = root
-fpm_group = root
-fpm_socket_owner = root
-listen = 127.0.0.1:{port}
-docroot = {docroot}
-health_socket = {t}/health.sock
-[render.fpm]
-template = {tpl}/php-fpm-pool.conf.in
-target = {pool}
-validate = {lx}/validate-php-fpm-pool {{}} -R
-reload_command = test ! -f {t}/fpm/php-fpm.pid || kill -USR2 $(cat {t}/fpm/php-fpm.pid)
-[render.nginx]
-template = {ngx}
-target = {site}
-validate = {lx}/validate-nginx-site {{}}
-reload_command = test ! -f {t}/nginx/nginx.pid || kill -HUP $(cat {t}/nginx/nginx.pid)
-[render.env]
-template = {tpl}/app.env.in
-target = {env}
-""".format(t=t, port=self.port, docroot=self.docroot, tpl=TEMPLATES, lx=LIBEXEC, pool=self.pool,
-           site=self.site, env=self.envfile, ngx=nginx_template or os.path.join(TEMPLATES, "nginx-site.conf.in")) + extra
+        return stack_config(self.tmp, self.port, self.docroot, nginx_template=nginx_template, extra=extra)
 
     def start_stack(self):
         self.fpm = PhpFpm(os.path.join(self.tmp, "fpm"), pool_config_path=self.pool)
