@@ -32,9 +32,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "fakeaws"))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 from client import FakeAWS  # noqa: E402
 from services import MariaDB, Nginx, PhpFpm, free_port, write_php_app  # noqa: E402
-
-TEMPLATES = os.path.join(REPO, "agent", "templates")
-LIBEXEC = os.path.join(REPO, "agent", "libexec")
+from stack import make_dirs, stack_config  # noqa: E402
 
 
 def secret_doc(user, password, port):
@@ -46,35 +44,8 @@ def write_config(tmp, port, docroot):
     conf = os.path.join(tmp, "conf")
     os.makedirs(conf, exist_ok=True)
     with open(os.path.join(conf, "agentd.conf"), "w") as f:
-        f.write("""[agent]
-control_socket = {t}/ctl.sock
-log_level = warning
-state_dir = {t}/state
-[secret.db]
-id = db
-refresh = 1s
-[vars]
-fpm_socket = {t}/fpm/app.sock
-fpm_user = root
-fpm_group = root
-fpm_socket_owner = root
-listen = 127.0.0.1:{port}
-docroot = {docroot}
-health_socket = {t}/health.sock
-[render.fpm]
-template = {tpl}/php-fpm-pool.conf.in
-target = {t}/fpm/pool.d/app.conf
-validate = {lx}/validate-php-fpm-pool {{}} -R
-reload_command = test ! -f {t}/fpm/php-fpm.pid || kill -USR2 $(cat {t}/fpm/php-fpm.pid)
-[render.nginx]
-template = {tpl}/nginx-site.conf.in
-target = {t}/nginx/site.conf
-validate = {lx}/validate-nginx-site {{}}
-reload_command = test ! -f {t}/nginx/nginx.pid || kill -HUP $(cat {t}/nginx/nginx.pid)
-[render.env]
-template = {tpl}/app.env.in
-target = {t}/app/app.env
-""".format(t=tmp, port=port, docroot=docroot, tpl=TEMPLATES, lx=LIBEXEC))
+        f.write("[agent]\ncontrol_socket = %s/ctl.sock\nlog_level = warning\nstate_dir = %s/state\n" % (tmp, tmp))
+        f.write(stack_config(tmp, port, docroot))
     return conf
 
 
@@ -112,7 +83,7 @@ def main():
     agentd = os.path.join(args.build, "agent", "src", "agentd")
     agentctl = os.path.join(args.build, "agent", "src", "agentctl")
 
-    with tempfile.TemporaryDirectory(prefix="agentd-bench-boot-") as tmp, \
+    with tempfile.TemporaryDirectory(prefix="agentd-bench-boot-", dir=os.environ.get("BENCH_TMP")) as tmp, \
             FakeAWS(os.path.join(tmp, "fake"), quiet=True) as fake, \
             MariaDB(os.path.join(tmp, "db")) as db:
         db.create_user("app_a", "pass-A-0", "appdb")
@@ -121,8 +92,7 @@ def main():
         port = free_port()
         docroot = os.path.join(tmp, "www")
         write_php_app(docroot)
-        for d in ("fpm/pool.d", "nginx", "app"):
-            os.makedirs(os.path.join(tmp, d), exist_ok=True)
+        make_dirs(tmp)
         conf = write_config(tmp, port, docroot)
 
         times, validate = [], {"fpm": [], "nginx": []}
@@ -150,6 +120,11 @@ def main():
         fpm.start()
         nginx = Nginx(os.path.join(tmp, "nginx"), site_path=os.path.join(tmp, "nginx/site.conf"), port=port)
         nginx.start()
+        # php-fpm logs its start line a moment after it answers pings; count
+        # reloads only from there, or a late start line passes for a reload.
+        deadline = time.monotonic() + 30
+        while fpm.ready_count() < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
         try:
             duration = max(10, args.rotations * 3)
             wrk = subprocess.Popen(["wrk", "-t", "1", "-c", "4", "-d", "%ds" % duration,

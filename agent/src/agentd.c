@@ -8,6 +8,7 @@
 #include "log.h"
 #include "manager.h"
 #include "process.h"
+#include "render.h"
 
 static void help(void) {
         printf("agentd %s: the instance agent of the PHP data platform\n\n"
@@ -72,6 +73,8 @@ static int run(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
         if (check) {
+                if (render_check_config(config) < 0)
+                        return EXIT_FAILURE;
                 printf("configuration OK (%zu file(s)", config->n_sources);
                 for (size_t i = 0; i < config->n_sources; i++)
                         printf("%s%s", i == 0 ? ": " : ", ", config->sources[i]);

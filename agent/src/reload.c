@@ -119,11 +119,16 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
 
         if (sd_bus_message_read(m, "uoss", &id, &path, &unit, &result) < 0)
                 return 0;
-        for (Job *j = r->jobs; j; j = j->next)
+        /* systemd merges a reload into the unit's pending job and answers
+         * with that job's path: one JobRemoved can end several of ours,
+         * including one whose reply is still to come (kept below).
+         * Finishing a job may start others: rescan from the head. */
+        for (Job *j = r->jobs; j;)
                 if (streq_ptr(j->job_path, path)) {
                         job_ended(j, result);
-                        return 0;
-                }
+                        j = r->jobs;
+                } else
+                        j = j->next;
         unsigned i = r->recent_next++ % RECENT_JOBS;
         free(r->recent[i].path);
         free(r->recent[i].result);

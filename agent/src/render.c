@@ -802,6 +802,47 @@ Renderer *renderer_free(Renderer *r) {
         return mfree(r);
 }
 
+int render_check_config(const Config *c) {
+        int ret = 0;
+
+        for (size_t i = 0; i < c->n_renders; i++) {
+                const RenderConfig *rc = c->renders[i];
+                _cleanup_free_ char *path = NULL, *text = NULL, *error = NULL;
+                char **names = NULL;
+                size_t tl, n = 0;
+                int k;
+
+                if (rc->template_path[0] == '/')
+                        path = strdup(rc->template_path);
+                else if (asprintf(&path, "%s/%s", AGENTD_TEMPLATE_DIR, rc->template_path) < 0)
+                        path = NULL;
+                if (!path)
+                        return -ENOMEM;
+                k = read_file(path, MAX_TEMPLATE_SIZE, &text, &tl);
+                if (k < 0) {
+                        log_error_errno(k, "[render.%s]: cannot read template %s: %s", rc->name, path,
+                                        k == -EFBIG ? "larger than 1 MiB" : strerror(-k));
+                        ret = ret ?: k;
+                        continue;
+                }
+                k = template_variables(path, text, tl, &names, &n, &error);
+                if (k < 0) {
+                        log_error("[render.%s]: %s", rc->name, error ?: strerror(-k));
+                        ret = ret ?: k;
+                } else
+                        template_names_free(names);
+                if (rc->owner && !getpwnam(rc->owner)) {
+                        log_error("[render.%s] owner=%s: no such user", rc->name, rc->owner);
+                        ret = ret ?: -ENOENT;
+                }
+                if (rc->group && !getgrnam(rc->group)) {
+                        log_error("[render.%s] group=%s: no such group", rc->name, rc->group);
+                        ret = ret ?: -ENOENT;
+                }
+        }
+        return ret;
+}
+
 size_t renderer_count(Renderer *r) {
         return r ? r->n : 0;
 }

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 
 #include "component.h"
+#include "conf.h"
 
 typedef struct Manager Manager;
 typedef struct Renderer Renderer;
@@ -42,6 +43,10 @@ size_t renderer_count(Renderer *r);
 int renderer_request(Renderer *r, const char *secret, RenderDone done, void *userdata);
 /* Put back the previous file of target NAME and reload its service. */
 int renderer_rollback(Renderer *r, const char *name, RenderDone done, void *userdata);
+
+/* For --check-config: every [render.*] template readable and well-formed,
+ * every owner/group known. Logs each problem; returns the first error. */
+int render_check_config(const Config *c);
 
 /* Pure helpers, exposed for tests. */
 /* "validate-x {}" with {} → the shell-quoted path. */

@@ -311,7 +311,8 @@ class AgentTestCase(unittest.TestCase):
         return not getattr(getattr(self, "_outcome", None), "success", True)
 
     def agent(self, **kw):
-        d = os.path.join(self.tmp, "agent%d" % len(self.agents))
+        self._agent_seq = getattr(self, "_agent_seq", 0) + 1
+        d = os.path.join(self.tmp, "agent%d" % self._agent_seq)
         os.makedirs(d)
         a = Agent(d, self.fake, **kw)
         self.agents.append(a)

@@ -11,10 +11,7 @@ import time
 
 from harness import AgentTestCase, main, wait_for
 from services import MariaDB, Nginx, PhpFpm, free_port, http_get, write_php_app
-
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-TEMPLATES = os.path.join(REPO, "agent", "templates")
-LIBEXEC = os.path.join(REPO, "agent", "libexec")
+from stack import TEMPLATES, make_dirs, stack_config
 
 NASTY = 'p"a\'ss;w}o{r d$x${HOME}\\\\#é%'     # everything but a newline
 
@@ -33,42 +30,12 @@ class RenderTest(AgentTestCase):
         self.port = free_port()
         self.docroot = os.path.join(self.tmp, "www")
         write_php_app(self.docroot)
-        for d in ("fpm/pool.d", "nginx", "app"):
-            os.makedirs(os.path.join(self.tmp, d), exist_ok=True)
-        self.pool = os.path.join(self.tmp, "fpm", "pool.d", "app.conf")
-        self.site = os.path.join(self.tmp, "nginx", "site.conf")
-        self.envfile = os.path.join(self.tmp, "app", "app.env")
+        p = make_dirs(self.tmp)
+        self.pool, self.site, self.envfile = p["pool"], p["site"], p["env"]
         self.fpm = self.nginx = None
 
     def config(self, extra="", nginx_template=None):
-        t = self.tmp
-        return """
-[secret.db]
-id = db
-refresh = 1s
-[vars]
-fpm_socket = {t}/fpm/app.sock
-fpm_user = root
-fpm_group = root
-fpm_socket_owner = root
-listen = 127.0.0.1:{port}
-docroot = {docroot}
-health_socket = {t}/health.sock
-[render.fpm]
-template = {tpl}/php-fpm-pool.conf.in
-target = {pool}
-validate = {lx}/validate-php-fpm-pool {{}} -R
-reload_command = test ! -f {t}/fpm/php-fpm.pid || kill -USR2 $(cat {t}/fpm/php-fpm.pid)
-[render.nginx]
-template = {ngx}
-target = {site}
-validate = {lx}/validate-nginx-site {{}}
-reload_command = test ! -f {t}/nginx/nginx.pid || kill -HUP $(cat {t}/nginx/nginx.pid)
-[render.env]
-template = {tpl}/app.env.in
-target = {env}
-""".format(t=t, port=self.port, docroot=self.docroot, tpl=TEMPLATES, lx=LIBEXEC, pool=self.pool,
-           site=self.site, env=self.envfile, ngx=nginx_template or os.path.join(TEMPLATES, "nginx-site.conf.in")) + extra
+        return stack_config(self.tmp, self.port, self.docroot, nginx_template=nginx_template, extra=extra)
 
     def start_stack(self):
         self.fpm = PhpFpm(os.path.join(self.tmp, "fpm"), pool_config_path=self.pool)
@@ -123,6 +90,7 @@ target = {env}
         a = self.agent(config=self.config())
         a.wait_notify("READY=1", timeout=60)
         self.start_stack()
+        wait_for(lambda: self.fpm.ready_count() >= 1, what="php-fpm's start in its log")
         master = self.fpm.master_pid
         failures, served, stop = [], [0], threading.Event()
 
@@ -225,6 +193,8 @@ target = {env}
         v1 = self.read(self.site)
         mtime = os.stat(self.pool).st_mtime_ns
         # Same value, new version: nothing rewritten, nothing reloaded.
+        # (php-fpm logs its start line a moment after it answers pings.)
+        wait_for(lambda: self.fpm.ready_count() >= 1, what="php-fpm's start in its log")
         before = self.fpm.ready_count()
         self.fake.rotate_secret("db", string=secret_doc("app", "pw-one-1", self.db.port))
         p = a.ctl("refresh")
@@ -280,6 +250,27 @@ target = {env}
                 self.assertIn("secret", p.stderr)
                 self.assertEqual(os.listdir(os.path.join(d, "out")), [])
                 a.stop()
+
+    def test_check_config_checks_templates(self):
+        import subprocess
+        from harness import AGENTD
+        d = os.path.join(self.tmp, "cc")
+        os.makedirs(d)
+        bad = os.path.join(self.tmp, "bad.conf.in")
+        with open(bad, "w") as f:
+            f.write("listen {{vars.listen}};\n{{#section}}\nnever closed\n")
+        with open(os.path.join(d, "agentd.conf"), "w") as f:
+            f.write("[render.x]\ntemplate = %s\ntarget = %s/out\nowner = no-such-user-here\n" % (bad, self.tmp))
+        p = subprocess.run([AGENTD, "--config", d, "--check-config"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(bad + ":2:", p.stderr)
+        self.assertIn("no-such-user-here", p.stderr)
+        with open(bad, "w") as f:
+            f.write("listen {{vars.listen}};\n")
+        with open(os.path.join(d, "agentd.conf"), "w") as f:
+            f.write("[render.x]\ntemplate = %s\ntarget = %s/out\n" % (bad, self.tmp))
+        p = subprocess.run([AGENTD, "--config", d, "--check-config"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
 
     def test_missing_secret_appearing_later_resumes_bootstrap(self):
         a = self.agent(config=self.config())
