@@ -24,6 +24,10 @@ org.freedesktop.systemd1.Manager:
   A reload of a unit whose job has not ended yet is merged into that job,
   as systemd does: same job path in the reply, the command runs once more,
   one JobRemoved.
+  GetUnit(s name) -> o unit, /org/freedesktop/systemd1/unit/N exporting
+    org.freedesktop.systemd1.Unit with ActiveState (read through
+    org.freedesktop.DBus.Properties.Get): the unit's state from
+    set_state(), "active" by default; an unknown unit answers NoSuchUnit.
   With job_removed_before_reply, the command runs and JobRemoved is sent
   before the method reply (the race systemd allows, and agentd handles).
 Ready when it has printed "READY" on stdout, which it does after the object
@@ -74,12 +78,19 @@ INTROSPECTION = """
       <arg type="s" name="mode" direction="in"/>
       <arg type="o" name="job" direction="out"/>
     </method>
+    <method name="GetUnit">
+      <arg type="s" name="name" direction="in"/>
+      <arg type="o" name="unit" direction="out"/>
+    </method>
     <signal name="JobRemoved">
       <arg type="u" name="id"/>
       <arg type="o" name="job"/>
       <arg type="s" name="unit"/>
       <arg type="s" name="result"/>
     </signal>
+  </interface>
+  <interface name="org.freedesktop.systemd1.Unit">
+    <property type="s" name="ActiveState" access="read"/>
   </interface>
 </node>
 """
@@ -211,6 +222,11 @@ class FakeSystemd:
         _write_json(self.config_path, self.config)
         self.proc = None
 
+    def set_state(self, name, state):
+        """ActiveState of a unit (which must exist, see set_unit())."""
+        self.config.setdefault("states", {})[name] = state
+        _write_json(self.config_path, self.config)
+
     def set_unit(self, name, command):
         """Adds or changes a unit's command (None removes the unit)."""
         if command is None:
@@ -329,6 +345,13 @@ def serve(address, config_path, events_path):
         if method == "Unsubscribe":
             subscribers.discard(sender)
             return invocation.return_value(None)
+        if method == "GetUnit":
+            with open(config_path) as f:
+                config = json.load(f)
+            if args[0] not in config["units"]:
+                return invocation.return_dbus_error("org.freedesktop.systemd1.NoSuchUnit",
+                                                    "Unit %s not loaded." % args[0])
+            return invocation.return_value(GLib.Variant("(o)", (unit_object(args[0]),)))
         if method != "ReloadOrRestartUnit":
             return invocation.return_dbus_error("org.freedesktop.DBus.Error.UnknownMethod", method)
         unit, mode = args
@@ -360,6 +383,20 @@ def serve(address, config_path, events_path):
         else:
             invocation.return_value(reply)
             run_job(job, command, None)
+
+    unit_paths = {}     # unit -> its object path, registered on first GetUnit
+
+    def unit_property(connection, sender, path, iface, prop):
+        with open(config_path) as f:
+            config = json.load(f)
+        unit = [u for u, p in unit_paths.items() if p == path][0]
+        return GLib.Variant("s", config.get("states", {}).get(unit, "active"))
+
+    def unit_object(unit):
+        if unit not in unit_paths:
+            unit_paths[unit] = "%s/unit/%d" % (OBJECT_PATH, len(unit_paths) + 1)
+            conn.register_object(unit_paths[unit], node.interfaces[1], None, unit_property, None)
+        return unit_paths[unit]
 
     def name_owner_changed(connection, sender, path, iface, signal_name, params):
         name, old, new = params.unpack()

@@ -267,6 +267,26 @@ class HealthTest(AgentTestCase):
         _, _, c = self.wait_check(a, "nginx", lambda c: c["status"] == "failing", "no bus")
         self.assertIn("no system bus", c["detail"])
 
+    def test_unit_on_a_private_bus_with_a_fake_systemd(self):
+        from fake_systemd import DBusDaemon, FakeSystemd
+        bus = DBusDaemon(os.path.join(self.tmp, "dbus")).start()
+        self.addCleanup(bus.stop)
+        sd = FakeSystemd(bus, os.path.join(self.tmp, "systemd"), units={"nginx.service": "true"}).start()
+        self.addCleanup(sd.stop)
+        a = self.agent_with("[check.nginx]\ntype = unit\nunit = nginx.service\ninterval = 200ms\n"
+                            "timeout = 150ms\nrise = 1\nfall = 1\n"
+                            "[check.gone]\ntype = unit\nunit = gone.service\ncritical = no\n",
+                            env={"DBUS_SYSTEM_BUS_ADDRESS": bus.address})
+        _, _, c = self.wait_check(a, "nginx", lambda c: c["status"] == "passing", "active")
+        self.assertEqual(c["detail"], "nginx.service is active")
+        sd.set_state("nginx.service", "reloading")
+        _, _, c = self.wait_check(a, "nginx", lambda c: c["status"] == "warning", "reloading")
+        sd.set_state("nginx.service", "failed")
+        status, _, c = self.wait_check(a, "nginx", lambda c: c["status"] == "failing", "failed")
+        self.assertEqual((status, c["detail"]), (503, "nginx.service is failed"))
+        _, _, c = self.wait_check(a, "gone", lambda c: c["status"] == "failing", "not loaded")
+        self.assertEqual(c["detail"], "gone.service is not loaded")
+
     def test_drain_flips_to_503_at_once_and_sigterm_drains(self):
         a = self.agent_with("[check.mem]\ntype = memory\nmin_available = 1MiB\n")
         self.wait_check(a, "mem", lambda c: c["status"] == "passing", "passing")

@@ -43,10 +43,12 @@ class HealthHttpTest(AgentTestCase):
     def setUp(self):
         super().setUp()
         self.port = free_port()
-        self.a = self.agent(config="[health]\nlisten = 127.0.0.1:%d, unix:%s/run/health.sock\n"
+        sock = os.path.join(self.tmp, "health.sock")
+        self.a = self.agent(config="[health]\nlisten = 127.0.0.1:%d, unix:%s\n"
                                    "max_connections = %d\ntimeout = 1s\n"
                                    "[check.mem]\ntype = memory\nmin_available = 1MiB\n"
-                                   % (self.port, os.path.join(self.tmp, "agent0"), MAX_CONN))
+                                   % (self.port, sock, MAX_CONN))
+        self.a.health_socket = sock
         self.a.wait_notify("READY=1")
         wait_for(lambda: self.a.health()[0] == 200, what="healthy")
 
