@@ -51,7 +51,12 @@ def main():
             f.write("# Written by ./dev up: an instance's configuration, pointed at .dev/\n"
                     "[agent]\ncontrol_socket = {s}/run/control.sock\nstate_dir = {s}/state\n"
                     "[imds]\nboot_deadline = 30s\n".format(s=state))
-            f.write(stack_config(state, port, docroot, refresh="10s"))
+            # /health on the socket the rendered nginx site proxies to, and
+            # the php-fpm ping through this stack's nginx port.
+            f.write(stack_config(state, port, docroot, refresh="10s",
+                                 extra="[health]\nlisten = unix:{s}/health.sock\n"
+                                       "[check.fpm]\ntype = http\nurl = http://127.0.0.1:{p}/fpm-ping\n"
+                                       "expect_body = pong\n".format(s=state, p=port)))
         notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         npath = os.path.join(state, "run", "notify.sock")
         notify.bind(npath)
