@@ -410,7 +410,9 @@ static int mkdir_parents(const char *path) {
                                 return -errno;
                         *p = '/';
                 }
-        if (mkdir(d, 0750) < 0 && errno != EEXIST)
+        /* 0755: nginx's workers reach the health socket next to ours; the
+         * control socket itself is 0600 and checks its peers. */
+        if (mkdir(d, 0755) < 0 && errno != EEXIST)
                 return -errno;
         return 0;
 }

@@ -56,7 +56,8 @@ class RenderTest(AgentTestCase):
     def test_bootstrap_renders_validates_installs_and_serves(self):
         self.db.create_user("app", "first-Pass1", "appdb")
         self.fake.create_secret("db", string=secret_doc("app", "first-Pass1", self.db.port))
-        a = self.agent(config=self.config())
+        # /health where the rendered nginx site proxies it.
+        a = self.agent(config=self.config(extra="[health]\nlisten = unix:%s/health.sock\n" % self.tmp))
         a.wait_notify("READY=1", timeout=60)
         rc, doc = a.status()
         self.assertEqual(rc, 0, doc)
@@ -80,6 +81,14 @@ class RenderTest(AgentTestCase):
         self.assertEqual((status, body), (200, b"ok"))
         status, _, body = self.get("/fpm-ping")
         self.assertEqual((status, body), (200, b"pong"))
+        # The ALB's probe goes through nginx to agentd.
+        status, _, body = self.get("/health")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json.loads(body)["instance_id"], "i-0123456789abcdef0")
+        self.assertEqual(a.ctl("drain").returncode, 0)
+        status, _, body = self.get("/health")
+        self.assertEqual(status, 503, body)
+        self.assertEqual(json.loads(body)["status"], "draining")
 
     def test_rotation_reloads_gracefully_and_no_request_fails(self):
         # Alternating users, as Secrets Manager's multi-user rotation does:
