@@ -68,7 +68,7 @@ check_tmpfiles() {
         cp "$units/agentd-tmpfiles.conf" "$root/usr/lib/tmpfiles.d/agentd.conf"
         systemd-tmpfiles --root="$root" --create agentd.conf ||
                 fail "systemd-tmpfiles --create agentd.conf failed"
-        for want in "run/agentd 750 root:root" "var/lib/agentd 750 root:root" \
+        for want in "run/agentd 755 root:root" "var/lib/agentd 750 root:root" \
                     "etc/php-app 750 root:www-data"; do
                 read -r -a parts <<<"$want"
                 set -- "${parts[@]}"

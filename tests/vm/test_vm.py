@@ -52,7 +52,7 @@ BOOT_LIMIT = 300.0
 INSTANCE = "i-0123456789abcdef0"
 # /health (issue 4): checked when the agentd under test has it. Set to True once it is in
 # main, so a build without it fails instead of skipping those checks.
-HEALTH_REQUIRED = False
+HEALTH_REQUIRED = True
 TOOLS = {"qemu-system-x86_64": "qemu-system-x86", "mmdebstrap": "mmdebstrap", "mkfs.ext4": "e2fsprogs",
          "socat": "socat", "meson": "meson", "chroot": "coreutils"}
 
@@ -254,10 +254,10 @@ class Boot:
         except (KeyError, ValueError):
             dur = float("nan")
         limit = int(f.get("stop_TimeoutStopUSec", "0") or 0) / 1e6 if f.get("stop_TimeoutStopUSec", "").isdigit() else 90.0
-        r.check(n, "received SIGTERM, stopping" in log, "shutdown: agentd logged its stop (SIGTERM)")
-        drain = [l for l in self.stop_log if "drain" in l.lower()]
-        if drain:
-            r.add(n, "ok", "shutdown: agentd logged its drain", drain[0][-160:])
+        r.check(n, "received SIGTERM, stopping" in log and re.search(r"agentd\[\d+\]: stopped$", log, re.M),
+                "shutdown: agentd logged SIGTERM and its stop")
+        drain = [l for l in self.stop_log if "draining" in l]
+        r.check(n, bool(drain), "shutdown: agentd logged its drain", drain[0].split("]: ", 1)[-1] if drain else "")
         r.check(n, re.search(r"agentd\.service: Got notification message from PID \d+ \(STOPPING=1", log) is not None,
                 "shutdown: systemd received STOPPING=1 from agentd")
         r.check(n, f.get("stop_Result") == "success" and f.get("stop_ExecMainCode") == "1"
@@ -272,9 +272,11 @@ class Boot:
     def summary(self):
         f = self.facts
         return ("boot %r: cloud-init done at %s s, agentd started at %s s and READY at %s s guest uptime "
-                "(start to READY %s ms), whole boot-test-poweroff %.0f s" % (
+                "(start to READY %s ms%s), whole boot-test-poweroff %.0f s" % (
                     self.name, f.get("cloud_init_done_uptime", "?"), f.get("agentd_started_uptime", "?"),
-                    f.get("agentd_active_uptime", "?"), f.get("agentd_start_to_ready_ms", "?"), self.total))
+                    f.get("agentd_active_uptime", "?"), f.get("agentd_start_to_ready_ms", "?"),
+                    ", healthy %s s after READY" % f["agentd_healthy_after_ready_s"]
+                    if "agentd_healthy_after_ready_s" in f else "", self.total))
 
 
 def preflight():
