@@ -99,7 +99,7 @@ check_directives() {
                     Wants=network-online.target After=network-online.target \
                     WantedBy=multi-user.target ProtectSystem=strict ProtectHome=yes \
                     PrivateTmp=yes NoNewPrivileges=yes \
-                    "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6" \
+                    "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK" \
                     SystemCallFilter=@system-service \
                     "ReadWritePaths=/run/agentd /var/lib/agentd"; do
                 has "$line"
@@ -112,7 +112,7 @@ check_directives() {
         echo "ok: WatchdogSec, MemoryMax, start rate limit"
 
         # The capability set is the minimal one, and never contains CAP_SYS_ADMIN & co.
-        [ "$(value CapabilityBoundingSet)" = "CAP_CHOWN CAP_DAC_OVERRIDE CAP_FOWNER CAP_SETUID CAP_SETGID CAP_KILL CAP_NET_BIND_SERVICE" ] ||
+        [ "$(value CapabilityBoundingSet)" = "CAP_CHOWN CAP_DAC_OVERRIDE CAP_FOWNER CAP_NET_BIND_SERVICE" ] ||
                 fail "CapabilityBoundingSet is '$(value CapabilityBoundingSet)'"
         echo "ok: CapabilityBoundingSet minimal"
 
