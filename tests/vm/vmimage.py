@@ -198,7 +198,9 @@ def build(build_dir, workdir, log, with_health):
     # Network: systemd-networkd with DHCP (QEMU's user network).
     _install(g("20-vm.network"), root, "/etc/systemd/network/20-vm.network")
     # nginx: the AMI's pre-bootstrap site instead of Debian's default site; the app.
-    os.unlink(os.path.join(root, "etc/nginx/sites-enabled/default"))
+    default_site = os.path.join(root, "etc/nginx/sites-enabled/default")
+    if os.path.lexists(default_site):
+        os.unlink(default_site)
     site = _install(g("app-preboot.conf"), root, "/etc/nginx/sites-enabled/app.conf")
     with open(site, "rb") as f:
         _write(root, "/usr/local/lib/agentd-vm/app-preboot.sha256", hashlib.sha256(f.read()).hexdigest() + "\n")

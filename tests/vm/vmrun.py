@@ -11,8 +11,10 @@ character devices:
 The host waits on results.log's content, with deadlines; it never sleeps to synchronise.
 A boot has a hard limit (300 s by default): past it QEMU is killed and the boot fails.
 """
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -26,6 +28,14 @@ GUEST_UUID = "ec2a1b2c-3d4e-5f60-7182-93a4b5c6d7e8"
 
 class VMError(Exception):
     pass
+
+
+_LIBC = ctypes.CDLL(None, use_errno=True)   # loaded here: nothing to load after fork()
+
+
+def _die_with_parent():
+    """In QEMU's child before exec: SIGKILL when the test process dies, whatever kills it."""
+    _LIBC.prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
 
 
 def free_port():
@@ -77,7 +87,7 @@ class VM:
         self.started = time.monotonic()
         self.deadline = self.started + limit
         self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=self._stderr,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
 
     def elapsed(self):
         return time.monotonic() - self.started
