@@ -246,14 +246,15 @@ class Handler(BaseHTTPRequestHandler):
         try:
             akid, result = awsapi.handle(STATE, service, operation, req)
             headers, out = awsapi.render_success(service, operation, result, request_id)
-            self._send(200, headers, out, fault)
             status, code = 200, None
         except AWSError as e:
             status, headers, out = awsapi.render_error(service, operation, e, request_id)
-            self._send(status, headers, out, fault)
             code = e.code
+        # Logged before the answer goes out: a client that exits on the
+        # answer must find its request in the log when a test looks.
         log_line(service, operation, status, code)
         STATE.log_request(service, operation, status, code, akid, fault and fault["kind"])
+        self._send(status, headers, out, fault)
 
     def _aws_fault(self, fault, service, operation, request_id, akid):
         """Answer the request according to `fault`.  False: continue normally."""
@@ -333,10 +334,10 @@ class Handler(BaseHTTPRequestHandler):
                 log_line("imds", op, status, kind)
                 return
         status, body, ctype = self._imds_answer(path, sub)
-        self._send(status, {"Content-Type": ctype}, body, fault)
         STATE.log_request("imds", op, status, None if status == 200 else str(status),
                           fault=fault and fault["kind"])
         log_line("imds", op, status)
+        self._send(status, {"Content-Type": ctype}, body, fault)
 
     def _imds_answer(self, path, sub):
         text = "text/plain"
