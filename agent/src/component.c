@@ -29,13 +29,18 @@ static void set_state(Component *c, ComponentState s) {
         }
 }
 
+static char *vformat(const char *fmt, va_list ap) _printf_(1, 0);
+static char *vformat(const char *fmt, va_list ap) {
+        char *d;
+        return vasprintf(&d, fmt, ap) < 0 ? NULL : d;
+}
+
 void component_set(Component *c, ComponentState s, const char *fmt, ...) {
-        char *d = NULL;
+        char *d;
         va_list ap;
 
         va_start(ap, fmt);
-        if (vasprintf(&d, fmt, ap) < 0)
-                d = NULL;
+        d = vformat(fmt, ap);
         va_end(ap);
         free(c->detail);
         c->detail = d;
@@ -43,12 +48,11 @@ void component_set(Component *c, ComponentState s, const char *fmt, ...) {
 }
 
 void component_error(Component *c, ComponentState s, const char *fmt, ...) {
-        char *d = NULL;
+        char *d;
         va_list ap;
 
         va_start(ap, fmt);
-        if (vasprintf(&d, fmt, ap) < 0)
-                d = NULL;
+        d = vformat(fmt, ap);
         va_end(ap);
         free(c->last_error);
         c->last_error = d;

@@ -41,7 +41,6 @@ struct Credentials {
         Backoff backoff;
         sd_event_source *refresh_timer;
         CredentialsWait *waits;
-        unsigned refreshes;
 };
 
 void aws_credentials_done(AwsCredentials *a) {
@@ -201,7 +200,6 @@ static void on_imds_credentials(int error, const char *body, size_t len, void *u
         fresh.guard = expiry_guard(now, fresh.expiration);
         aws_credentials_done(&c->current);
         c->current = fresh;
-        c->refreshes++;
         component_set(&c->component, COMPONENT_OK, "role %s, key %s, expires %s",
                       strna(c->manager->identity.role), c->current.access_key_id,
                       format_rfc3339(buf, sizeof(buf), c->current.expiration));

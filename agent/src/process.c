@@ -78,6 +78,16 @@ static void maybe_finish(Process *p) {
         process_free(p);
 }
 
+/* Keeps the first PROCESS_MAX_OUTPUT bytes, notes that more came. */
+static void append_output(Process *p, const char *buf, size_t n) {
+        size_t room = PROCESS_MAX_OUTPUT - p->output_len;
+
+        if (n > room)
+                p->truncated = true;
+        memcpy(p->output + p->output_len, buf, MIN(n, room));
+        p->output_len += MIN(n, room);
+}
+
 static int on_output(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Process *p = userdata;
         char buf[4096];
@@ -93,11 +103,7 @@ static int on_output(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 maybe_finish(p);
                 return 0;
         }
-        size_t room = PROCESS_MAX_OUTPUT - p->output_len;
-        if ((size_t) n > room)
-                p->truncated = true;
-        memcpy(p->output + p->output_len, buf, MIN((size_t) n, room));
-        p->output_len += MIN((size_t) n, room);
+        append_output(p, buf, (size_t) n);
         return 0;
 }
 
@@ -111,13 +117,8 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
         if (!p->pipe_done) {
                 char buf[4096];
                 ssize_t n;
-                while ((n = read(p->pipe_fd, buf, sizeof(buf))) > 0) {
-                        size_t room = PROCESS_MAX_OUTPUT - p->output_len;
-                        if ((size_t) n > room)
-                                p->truncated = true;
-                        memcpy(p->output + p->output_len, buf, MIN((size_t) n, room));
-                        p->output_len += MIN((size_t) n, room);
-                }
+                while ((n = read(p->pipe_fd, buf, sizeof(buf))) > 0)
+                        append_output(p, buf, (size_t) n);
                 p->io = sd_event_source_disable_unref(p->io);
                 p->pipe_done = true;
         }

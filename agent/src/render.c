@@ -52,8 +52,6 @@ typedef struct Target {
         bool wanted;                    /* part of the current round */
         bool changed;                   /* installed a new file this round */
         Process *validator;
-        char *pending_output;           /* rendered text waiting for validation */
-        size_t pending_len;
         unsigned installs;
         usec_t installed_at;
         usec_t last_validate;           /* how long validate= took, last time */
@@ -292,13 +290,6 @@ static void target_fail(Target *t, int error, const char *fmt, ...) {
         }
 }
 
-static void pending_clear(Target *t) {
-        if (t->pending_output)
-                explicit_wipe(t->pending_output, t->pending_len);
-        t->pending_output = mfree(t->pending_output);
-        t->pending_len = 0;
-}
-
 static void target_install(Target *t) {
         _cleanup_free_ char *cur = NULL;
         size_t cl = 0;
@@ -334,7 +325,6 @@ static void on_validated(Process *p, const ProcessResult *res, void *userdata) {
 
         t->validator = NULL;
         t->last_validate = res->duration;
-        pending_clear(t);
         if (res->error == 0 && res->exited && res->exit_status == 0)
                 target_install(t);
         else {
@@ -658,7 +648,6 @@ static Target *target_free(Target *t) {
         if (!t)
                 return NULL;
         process_cancel(t->validator);
-        pending_clear(t);
         component_done(&t->component);
         for (size_t i = 0; i < t->n_vars; i++)
                 free(t->vars[i]);
