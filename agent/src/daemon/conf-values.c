@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: MIT */
+#define LOG_SUBSYS "conf"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "conf-values.h"
+#include "conf.h"
+#include "health.h"
+#include "log.h"
+#include "template.h"
+#include "parse-util.h"
+
+/* One parser per value syntax. They return 0 or a negative errno and fill
+ * `reason` for the message. */
+int conf_parse_string(const char *v, void *field, const char **reason) {
+        if (strlen(v) > 4096) {
+                *reason = "value longer than 4096 bytes";
+                return -ERANGE;
+        }
+        return free_and_strdup(field, isempty(v) ? NULL : v);
+}
+
+int conf_parse_duration(const char *v, void *field, const char **reason) {
+        int r = parse_duration(v, field);
+        if (r < 0)
+                *reason = r == -ERANGE ? "duration out of range"
+                                       : "not a duration (examples: 30s, 5m, 1h30m, 250ms)";
+        return r;
+}
+
+int conf_parse_size(const char *v, void *field, const char **reason) {
+        int r = parse_size(v, field);
+        if (r < 0)
+                *reason = r == -ERANGE ? "size out of range" : "not a size (examples: 512KiB, 10MiB, 1G)";
+        return r;
+}
+
+int conf_parse_bool(const char *v, void *field, const char **reason) {
+        int r = parse_bool(v, field);
+        if (r < 0)
+                *reason = "not a boolean (yes/no, true/false, on/off, 1/0)";
+        return r;
+}
+
+int conf_parse_attempts(const char *v, void *field, const char **reason) {
+        int r = parse_uint(v, 1, 20, field);
+        if (r < 0)
+                *reason = "not a number from 1 to 20";
+        return r;
+}
+
+int conf_parse_token_ttl(const char *v, void *field, const char **reason) {
+        usec_t u;
+        int r = parse_duration(v, &u);
+        if (r < 0 || u < USEC_PER_SEC || u > 21600 * USEC_PER_SEC) {
+                *reason = "IMDS token TTL must be a duration from 1s to 6h";
+                return -EINVAL;
+        }
+        *(unsigned *) field = (unsigned) (u / USEC_PER_SEC);
+        return 0;
+}
+
+int conf_parse_log_level(const char *v, void *field, const char **reason) {
+        int l = log_level_from_string(v);
+        if (l < 0) {
+                *reason = "not a log level (debug, info, notice, warning, error, crit)";
+                return l;
+        }
+        *(int *) field = l;
+        return 0;
+}
+
+int conf_parse_url(const char *v, void *field, const char **reason) {
+        if (!isempty(v) && strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
+                *reason = "not an http:// or https:// URL";
+                return -EINVAL;
+        }
+        return conf_parse_string(v, field, reason);
+}
+
+int conf_parse_path(const char *v, void *field, const char **reason) {
+        if (isempty(v) || v[0] != '/') {
+                *reason = "not an absolute path";
+                return -EINVAL;
+        }
+        if (strlen(v) >= 108) {
+                *reason = "socket path longer than 107 bytes";
+                return -ERANGE;
+        }
+        return conf_parse_string(v, field, reason);
+}
+
+int conf_parse_region(const char *v, void *field, const char **reason) {
+        for (const char *p = v; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')) {
+                        *reason = "not a region name (example: eu-central-1)";
+                        return -EINVAL;
+                }
+        return conf_parse_string(v, field, reason);
+}
+
+int conf_parse_mode(const char *v, void *field, const char **reason) {
+        char *end;
+        long m;
+
+        errno = 0;
+        m = strtol(v, &end, 8);
+        if (isempty(v) || *end || errno || m < 0 || m > 07777) {
+                *reason = "not an octal file mode (example: 0640)";
+                return -EINVAL;
+        }
+        if (m & 0002) {
+                *reason = "world-writable modes are refused";
+                return -EINVAL;
+        }
+        *(int *) field = (int) m;
+        return 0;
+}
+
+int conf_parse_format(const char *v, void *field, const char **reason) {
+        static const char *const formats[] = { "nginx", "php-fpm", "env", "json", "raw" };
+        for (size_t i = 0; i < ELEMENTSOF(formats); i++)
+                if (streq(v, formats[i]))
+                        return conf_parse_string(v, field, reason);
+        *reason = "not a template format (nginx, php-fpm, env, json, raw)";
+        return -EINVAL;
+}
+
+int conf_parse_unit(const char *v, void *field, const char **reason) {
+        size_t l = strlen(v);
+        if (l < 9 || l > 255 || !streq(v + l - 8, ".service") || strpbrk(v, " /\\\t")) {
+                *reason = "not a systemd service name (example: nginx.service)";
+                return -EINVAL;
+        }
+        return conf_parse_string(v, field, reason);
+}
+
+int conf_parse_name(const char *v, void *field, const char **reason) {
+        if (isempty(v) || strlen(v) > 32 || strpbrk(v, " :/\t")) {
+                *reason = "not a user or group name";
+                return -EINVAL;
+        }
+        return conf_parse_string(v, field, reason);
+}
+
+int conf_parse_abs_path(const char *v, void *field, const char **reason) {
+        if (isempty(v) || v[0] != '/') {
+                *reason = "not an absolute path";
+                return -EINVAL;
+        }
+        return conf_parse_string(v, field, reason);
+}
+
+int conf_parse_listen(const char *v, void *field, const char **reason) {
+        HealthAddress a[HEALTH_MAX_LISTEN];
+
+        if (health_listen_parse(v, a, ELEMENTSOF(a), NULL) < 0) {
+                *reason = "not a list of up to 8 addresses HOST:PORT (numeric host), [IPv6]:PORT or unix:/PATH";
+                return -EINVAL;
+        }
+        return conf_parse_string(v, field, reason);
+}
+
+int conf_parse_connections(const char *v, void *field, const char **reason) {
+        int r = parse_uint(v, 1, 1000, field);
+        if (r < 0)
+                *reason = "not a number from 1 to 1000";
+        return r;
+}
+
+int conf_parse_check_type(const char *v, void *field, const char **reason) {
+        CheckType t = check_type_from_string(v);
+        if (t < 0) {
+                *reason = "not a check type (http, tcp, mysql, disk, memory, unit, exec)";
+                return -EINVAL;
+        }
+        *(CheckType *) field = t;
+        return 0;
+}
+
+int conf_parse_rise_fall(const char *v, void *field, const char **reason) {
+        int r = parse_uint(v, 1, 100, field);
+        if (r < 0)
+                *reason = "not a number from 1 to 100";
+        return r;
+}
+
+int conf_parse_http_status(const char *v, void *field, const char **reason) {
+        int r = parse_uint(v, 100, 599, field);
+        if (r < 0)
+                *reason = "not an HTTP status from 100 to 599";
+        return r;
+}
+
+int conf_parse_port(const char *v, void *field, const char **reason) {
+        int r = parse_uint(v, 1, 65535, field);
+        if (r < 0)
+                *reason = "not a port from 1 to 65535";
+        return r;
+}
+
+int conf_parse_threshold(const char *v, void *field, const char **reason) {
+        int r = parse_threshold(v, field);
+        if (r < 0)
+                *reason = "not a size or a percentage (examples: 512MiB, 10%)";
+        return r;
+}
+
+int conf_parse_check_interval(const char *v, void *field, const char **reason) {
+        usec_t u;
+        int r = parse_duration(v, &u);
+        if (r < 0 || u < 100 * USEC_PER_MSEC || u > USEC_PER_DAY) {
+                *reason = "not a duration from 100ms to 1d";
+                return -EINVAL;
+        }
+        *(usec_t *) field = u;
+        return 0;
+}
+

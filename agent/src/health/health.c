@@ -1,0 +1,395 @@
+/* SPDX-License-Identifier: MIT */
+#define LOG_SUBSYS "health"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+
+#include "health.h"
+#include "log.h"
+#include "manager.h"
+#include "json-util.h"
+#include "time-util.h"
+
+/*
+ * MHD in "external epoll" mode: MHD_USE_EPOLL without an internal thread.
+ * MHD keeps its own epoll set of the listening socket and every connection;
+ * that epoll fd turns readable when any of them has work, so one sd-event
+ * io source on it plus MHD_run() is the whole loop. MHD also has timers
+ * (idle connections), which MHD_get_timeout() reports after every run; a
+ * timer source (1 µs accuracy, not sd-event's 250 ms default) wakes it.
+ *
+ * Sockets are ours, not MHD's: bound here (or passed by systemd socket
+ * activation) and handed over with MHD_OPTION_LISTEN_SOCKET, so unix
+ * sockets and TCP work alike.
+ */
+
+typedef struct HealthDaemon {
+        HealthServer *server;
+        HealthAddress addr;
+        int fd;
+        bool activated;         /* from systemd: not ours to unlink */
+        struct MHD_Daemon *mhd;
+        sd_event_source *io, *timer;
+        unsigned n_connections;         /* after the last MHD_run() */
+} HealthDaemon;
+
+struct HealthServer {
+        Manager *manager;
+        Component component;
+        HealthDaemon daemons[HEALTH_MAX_LISTEN];
+        size_t n_daemons;
+        struct MHD_Response *health, *live, *not_found, *not_allowed, *too_large;
+        unsigned health_code;
+};
+
+static const char *const status_names[] = { "healthy", "degraded", "unhealthy", "draining", "bootstrapping" };
+
+const char *health_status_compute(int manager_state, bool draining, Check *const *checks, size_t n,
+                                  unsigned *ret_code) {
+        bool degraded = false, unhealthy = manager_state == MANAGER_FAILED;
+
+        *ret_code = MHD_HTTP_SERVICE_UNAVAILABLE;
+        if (draining || manager_state == MANAGER_STOPPING)
+                return status_names[3];
+        if (manager_state == MANAGER_BOOTSTRAPPING)
+                return status_names[4];
+        for (size_t i = 0; i < n; i++) {
+                const Check *c = checks[i];
+                bool passing = c->counters.state == CHECK_STATE_PASSING;
+                if (c->config->critical && !passing)
+                        unhealthy = true;
+                else if (!passing || c->last_result == CHECK_RESULT_WARN)
+                        degraded = true;
+        }
+        if (unhealthy)
+                return status_names[2];
+        *ret_code = MHD_HTTP_OK;
+        return status_names[degraded ? 1 : 0];
+}
+
+int health_build_json(Manager *m, cJSON **ret, unsigned *ret_code) {
+        _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
+        cJSON *arr;
+
+        if (!o ||
+            !cJSON_AddStringToObject(o, "status", health_status_compute(m->state, m->draining, m->checks,
+                                                                        m->n_checks, ret_code)) ||
+            json_add_string_or_null(o, "instance_id", m->identity.instance_id) < 0 ||
+            !cJSON_AddStringToObject(o, "agent_state", manager_state_to_string(m->state)) ||
+            !(arr = cJSON_AddArrayToObject(o, "checks")))
+                return -ENOMEM;
+        for (size_t i = 0; i < m->n_checks; i++) {
+                cJSON *c;
+                int r = check_to_json(m->checks[i], &c);
+                if (r < 0)
+                        return r;
+                cJSON_AddItemToArray(arr, c);
+        }
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+static struct MHD_Response *make_response(const char *body, const char *type) {
+        struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *) body, MHD_RESPMEM_MUST_COPY);
+
+        if (!r)
+                return NULL;
+        if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type) != MHD_YES ||
+            MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES) {
+                MHD_destroy_response(r);
+                return NULL;
+        }
+        return r;
+}
+
+void health_server_refresh(HealthServer *s) {
+        _cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+        _cleanup_free_ char *body = NULL;
+        struct MHD_Response *r;
+        unsigned code;
+
+        if (!s)
+                return;
+        if (health_build_json(s->manager, &doc, &code) < 0 || !(body = cJSON_PrintUnformatted(doc)) ||
+            !(r = make_response(body, "application/json"))) {
+                /* Keep serving the previous answer rather than none. */
+                log_error("cannot rebuild the /health answer: out of memory");
+                return;
+        }
+        /* Connections still sending the old one hold their own reference. */
+        if (s->health)
+                MHD_destroy_response(s->health);
+        s->health = r;
+        s->health_code = code;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls) {
+        HealthServer *s = cls;
+        const char *cl;
+
+        if (!streq(method, MHD_HTTP_METHOD_GET) && !streq(method, MHD_HTTP_METHOD_HEAD))
+                return MHD_queue_response(conn, MHD_HTTP_METHOD_NOT_ALLOWED, s->not_allowed);
+        /* A body is refused before it is read: MHD then closes the
+         * connection instead of reading it. */
+        cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (*upload_data_size > 0 || (cl && !streq(cl, "0")) ||
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+                return MHD_queue_response(conn, MHD_HTTP_CONTENT_TOO_LARGE, s->too_large);
+        /* A response queued on the first call (headers only) makes MHD
+         * 0.9.x discard the rest of the request and close the connection:
+         * answer on the second call, so keep-alive and pipelining work. */
+        if (!*con_cls) {
+                *con_cls = s;
+                return MHD_YES;
+        }
+        if (streq(url, "/health"))
+                return MHD_queue_response(conn, s->health_code, s->health);
+        if (streq(url, "/health/live"))
+                return MHD_queue_response(conn, MHD_HTTP_OK, s->live);
+        return MHD_queue_response(conn, MHD_HTTP_NOT_FOUND, s->not_found);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+        char buf[256];
+
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        buf[strcspn(buf, "\n")] = 0;
+        log_debug("libmicrohttpd: %s", buf);
+}
+
+static void rearm(HealthDaemon *d) {
+        MHD_UNSIGNED_LONG_LONG ms;
+
+        if (MHD_get_timeout(d->mhd, &ms) != MHD_YES) {
+                (void) sd_event_source_set_enabled(d->timer, SD_EVENT_OFF);
+                return;
+        }
+        (void) sd_event_source_set_time_relative(d->timer, (usec_t) ms * USEC_PER_MSEC);
+        (void) sd_event_source_set_enabled(d->timer, SD_EVENT_ONESHOT);
+}
+
+static unsigned n_connections(HealthDaemon *d) {
+        const union MHD_DaemonInfo *i = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        return i ? i->num_connections : 0;
+}
+
+static void run_mhd(HealthDaemon *d) {
+        unsigned before = d->n_connections;
+
+        if (MHD_run(d->mhd) != MHD_YES)
+                log_debug("MHD_run failed on %s", d->addr.text);
+        d->n_connections = n_connections(d);
+        /* At the connection limit MHD takes the listening socket out of its
+         * epoll set, and puts it back at the start of a later run, once
+         * closed connections were cleaned up at the end of one. Nothing
+         * would wake us for that later run: do it now. */
+        if (d->n_connections < before) {
+                (void) MHD_run(d->mhd);
+                d->n_connections = n_connections(d);
+        }
+        rearm(d);
+}
+
+static int on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        run_mhd(userdata);
+        return 0;
+}
+
+static int on_timer(sd_event_source *src, uint64_t usec, void *userdata) {
+        run_mhd(userdata);
+        return 0;
+}
+
+static int bind_address(HealthDaemon *d) {
+        _cleanup_close_ int fd = -EBADF;
+        int one = 1, r;
+
+        fd = socket(d->addr.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (d->addr.is_unix) {
+                const char *path = ((struct sockaddr_un *) &d->addr.sa)->sun_path;
+                _cleanup_free_ char *dir = strdup(path);
+                char *slash = dir ? strrchr(dir, '/') : NULL;
+                mode_t old;
+
+                if (slash && slash != dir) {
+                        *slash = 0;
+                        (void) mkdir(dir, 0755);
+                }
+                (void) unlink(path);
+                /* nginx's workers (www-data) connect: world-connectable, as
+                 * the answer is public anyway. */
+                old = umask(0111);
+                r = bind(fd, (struct sockaddr *) &d->addr.sa, d->addr.sa_len);
+                umask(old);
+        } else {
+                (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+                /* Inherited by accepted sockets: headers and body go out
+                 * at once, no Nagle/delayed-ACK stall. */
+                (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+                r = bind(fd, (struct sockaddr *) &d->addr.sa, d->addr.sa_len);
+        }
+        if (r < 0 || listen(fd, 128) < 0)
+                return -errno;
+        d->fd = TAKE_FD(fd);
+        return 0;
+}
+
+static int take_activated(HealthDaemon *d, int n_fds, bool *used) {
+        for (int i = 0; i < n_fds; i++) {
+                int fd = SD_LISTEN_FDS_START + i, k;
+                if (used[i])
+                        continue;
+                if (d->addr.is_unix)
+                        k = sd_is_socket_unix(fd, SOCK_STREAM, 1, ((struct sockaddr_un *) &d->addr.sa)->sun_path, 0);
+                else
+                        k = sd_is_socket_sockaddr(fd, SOCK_STREAM, (struct sockaddr *) &d->addr.sa,
+                                                  d->addr.sa_len, 1);
+                if (k > 0) {
+                        used[i] = true;
+                        d->fd = fd;
+                        d->activated = true;
+                        (void) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+                        return 1;
+                }
+        }
+        return 0;
+}
+
+static int daemon_start(HealthServer *s, HealthDaemon *d) {
+        const Config *c = s->manager->config;
+        const union MHD_DaemonInfo *info;
+        int r;
+
+        d->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
+                                  MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+                                  MHD_OPTION_LISTEN_SOCKET, d->fd,
+                                  MHD_OPTION_CONNECTION_LIMIT, c->health_max_connections,
+                                  MHD_OPTION_CONNECTION_TIMEOUT,
+                                  (unsigned) MAX(c->health_connection_timeout / USEC_PER_SEC, 1),
+                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) HEALTH_MEMORY_LIMIT,
+                                  MHD_OPTION_END);
+        if (!d->mhd)
+                return -EINVAL;
+        info = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+        if (!info)
+                return -EINVAL;
+        r = sd_event_add_io(s->manager->event, &d->io, info->epoll_fd, EPOLLIN, on_io, d);
+        if (r < 0)
+                return r;
+        r = sd_event_add_time_relative(s->manager->event, &d->timer, CLOCK_MONOTONIC, 0, 1, on_timer, d);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(d->io, "health-mhd");
+        rearm(d);
+        return 0;
+}
+
+static int daemon_open(HealthServer *s, HealthDaemon *d, int n_fds, bool *used) {
+        int r = take_activated(d, n_fds, used);
+
+        if (r == 0) {
+                r = bind_address(d);
+                if (r < 0)
+                        return log_error_errno(r, "cannot listen on %s: %m", d->addr.text);
+        }
+        r = daemon_start(s, d);
+        if (r < 0)
+                return log_error_errno(r, "cannot start the HTTP server on %s: %m", d->addr.text);
+        log_debug("health endpoint on %s%s", d->addr.text, d->activated ? " (socket activation)" : "");
+        return 0;
+}
+
+static void daemon_stop(HealthDaemon *d) {
+        d->io = sd_event_source_disable_unref(d->io);
+        d->timer = sd_event_source_disable_unref(d->timer);
+        if (d->mhd)
+                MHD_stop_daemon(d->mhd);
+        d->mhd = NULL;
+        if (d->fd >= 0) {
+                close(d->fd);
+                if (d->addr.is_unix && !d->activated)
+                        (void) unlink(((struct sockaddr_un *) &d->addr.sa)->sun_path);
+        }
+        d->fd = -EBADF;
+}
+
+int health_server_new(Manager *m, HealthServer **ret) {
+        _cleanup_(health_server_freep) HealthServer *s = NULL;
+        HealthAddress addrs[HEALTH_MAX_LISTEN];
+        bool used[64] = {};
+        const char *bad = NULL;
+        char text[512] = "";
+        int n, n_fds, failed = 0;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return log_oom();
+        s->manager = m;
+        component_init(&s->component, "health", true);
+        s->live = make_response("{\"status\":\"alive\"}\n", "application/json");
+        s->not_found = make_response("not found\n", "text/plain");
+        s->not_allowed = make_response("method not allowed: GET or HEAD only\n", "text/plain");
+        s->too_large = make_response("request bodies are not accepted\n", "text/plain");
+        if (!s->live || !s->not_found || !s->not_allowed || !s->too_large ||
+            MHD_add_response_header(s->not_allowed, MHD_HTTP_HEADER_ALLOW, "GET, HEAD") != MHD_YES)
+                return log_oom();
+        health_server_refresh(s);
+
+        n = health_listen_parse(m->config->health_listen, addrs, HEALTH_MAX_LISTEN, &bad);
+        if (n < 0)      /* conf.c validated it already */
+                return log_error_errno(n, "[health] listen=%s: invalid", m->config->health_listen);
+        n_fds = sd_listen_fds(true);
+        n_fds = CLAMP(n_fds, 0, (int) ELEMENTSOF(used));
+        for (int i = 0; i < n_fds; i++)
+                (void) fcntl(SD_LISTEN_FDS_START + i, F_SETFD, FD_CLOEXEC);
+        for (int i = 0; i < n; i++) {
+                HealthDaemon *d = &s->daemons[s->n_daemons++];
+                *d = (HealthDaemon) { .server = s, .addr = addrs[i], .fd = -EBADF };
+                if (daemon_open(s, d, n_fds, used) < 0) {
+                        daemon_stop(d);
+                        failed++;
+                        continue;
+                }
+                snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s%s", text[0] ? ", " : "",
+                         d->addr.text);
+        }
+        for (int i = 0; i < n_fds; i++)
+                if (!used[i])
+                        log_notice("socket-activated fd %d matches no [health] listen= address, ignored",
+                                   SD_LISTEN_FDS_START + i);
+        if (failed)
+                component_error(&s->component, COMPONENT_FAILED, "cannot listen on %d of %d address(es)%s%s",
+                                failed, n, text[0] ? "; listening on " : "", text);
+        else
+                component_set(&s->component, COMPONENT_OK, "listening on %s", text);
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+HealthServer *health_server_free(HealthServer *s) {
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < s->n_daemons; i++)
+                daemon_stop(&s->daemons[i]);
+        struct MHD_Response *responses[] = { s->health, s->live, s->not_found, s->not_allowed, s->too_large };
+        for (size_t i = 0; i < ELEMENTSOF(responses); i++)
+                if (responses[i])
+                        MHD_destroy_response(responses[i]);
+        component_done(&s->component);
+        return mfree(s);
+}
+
+Component *health_server_component(HealthServer *s) {
+        return &s->component;
+}
