@@ -17,8 +17,8 @@
 #include "log.h"
 #include "manager.h"
 #include "process.h"
-#include "shared/json-util.h"
-#include "shared/parse-util.h"
+#include "json-util.h"
+#include "parse-util.h"
 
 static struct {
         AwsService service;

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shared/json-util.h"
-#include "shared/macro.h"
+#include "json-util.h"
+#include "macro.h"
 #include "template.h"
 
 typedef struct Vars {

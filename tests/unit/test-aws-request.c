@@ -4,7 +4,7 @@
 #include "aws.h"
 #include "credentials.h"
 #include "identity.h"
-#include "shared/time-util.h"
+#include "time-util.h"
 #include "tests.h"
 
 static const char *env_vals[8][2];

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "shared/backoff.h"
+#include "backoff.h"
 #include "tests.h"
 
 static void test_ceiling(void) {

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 
-#include "shared/parse-util.h"
-#include "shared/time-util.h"
+#include "parse-util.h"
+#include "time-util.h"
 #include "tests.h"
 
 static void test_duration(void) {

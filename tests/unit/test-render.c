@@ -4,7 +4,7 @@
 #include "render-vars.h"
 #include "render.h"
 #include "secrets.h"
-#include "shared/json-util.h"
+#include "json-util.h"
 #include "tests.h"
 
 #define S(x) x, strlen(x)

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "shared/macro.h"
+#include "macro.h"
 #include "template.h"
 #include "tests.h"
 

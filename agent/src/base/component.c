@@ -95,3 +95,23 @@ int component_to_json(const Component *c, cJSON **ret) {
         *ret = TAKE_PTR(o);
         return 0;
 }
+
+int component_list_add(ComponentList *l, Component *c) {
+        if (!c)
+                return 0;
+        if (l->n >= l->allocated) {
+                size_t m = MAX(l->allocated * 2, 16);
+                Component **a = realloc(l->items, m * sizeof(Component *));
+                if (!a)
+                        return -ENOMEM;
+                l->items = a;
+                l->allocated = m;
+        }
+        l->items[l->n++] = c;
+        return 0;
+}
+
+void component_list_done(ComponentList *l) {
+        l->items = mfree(l->items);
+        l->n = l->allocated = 0;
+}

@@ -44,3 +44,14 @@ void component_set(Component *c, ComponentState s, const char *fmt, ...) _printf
 void component_error(Component *c, ComponentState s, const char *fmt, ...) _printf_(3, 4);
 const char *component_state_to_string(ComponentState s);
 int component_to_json(const Component *c, cJSON **ret);
+
+/* What the manager collects for status and health: every subsystem adds
+ * its components (one, or one per secret, target, check) on request, so
+ * no component is ever registered, and none outlives its owner in a list. */
+typedef struct ComponentList {
+        Component **items;
+        size_t n, allocated;
+} ComponentList;
+
+int component_list_add(ComponentList *l, Component *c);
+void component_list_done(ComponentList *l);

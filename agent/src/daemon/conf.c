@@ -20,9 +20,9 @@
 
 static const ConfItem agent_items[] = {
         ITEM("log_level", conf_parse_log_level, log_level),
-        ITEM("control_socket", conf_parse_path, control_socket),
+        ITEM("control_socket", conf_parse_socket_path, control_socket),
         ITEM("bootstrap_timeout", conf_parse_duration, bootstrap_timeout),
-        ITEM("state_dir", conf_parse_path, state_dir),
+        ITEM("state_dir", conf_parse_socket_path, state_dir),
         {}
 };
 
@@ -73,7 +73,7 @@ static const ConfItem secret_items[] = {
 #define RENDER_ITEM(k, p, f) { k, p, offsetof(RenderConfig, f) }
 static const ConfItem render_items[] = {
         RENDER_ITEM("template", conf_parse_string, template_path),
-        RENDER_ITEM("target", conf_parse_path, target),
+        RENDER_ITEM("target", conf_parse_socket_path, target),
         RENDER_ITEM("format", conf_parse_format, format),
         RENDER_ITEM("mode", conf_parse_mode, mode),
         RENDER_ITEM("owner", conf_parse_name, owner),

@@ -94,7 +94,7 @@ static void run_command(Job *j, const char *why) {
         }
         if (j->unit)
                 log_info("%s; reloading %s with its command", why, j->unit);
-        r = process_spawn(j->owner->manager->event, j->command, RELOAD_TIMEOUT, on_command_done, j, &j->process);
+        r = process_spawn(j->owner->manager->event, j->command, &(ProcessOptions) { .timeout = RELOAD_TIMEOUT }, on_command_done, j, &j->process);
         if (r < 0) {
                 snprintf(reason, sizeof(reason), "cannot run reload command '%s': %s", j->command, strerror(-r));
                 job_finish(j, r, reason);

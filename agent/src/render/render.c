@@ -370,7 +370,7 @@ static void target_render(Target *t) {
         cmd = render_command_expand(t->validate, t->staged);
         if (!cmd)
                 return target_fail(t, -ENOMEM, "out of memory");
-        k = process_spawn(r->manager->event, cmd, VALIDATE_TIMEOUT, on_validated, t, &t->validator);
+        k = process_spawn(r->manager->event, cmd, &(ProcessOptions) { .timeout = VALIDATE_TIMEOUT }, on_validated, t, &t->validator);
         if (k < 0) {
                 (void) unlink(t->staged);
                 return target_fail(t, k, "cannot run validate command: %s", strerror(-k));

@@ -8,6 +8,7 @@
  */
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,10 @@
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 #define CLAMP(x, lo, hi) MIN(MAX((x), (lo)), (hi))
+
+/* The struct that embeds `member` at ptr (a Component in a Check, say). */
+#define container_of(ptr, type, member) \
+        ((type *) (void *) ((char *) (ptr) - offsetof(type, member)))
 
 /* Hand a pointer over: returns it and leaves NULL behind, so the cleanup
  * handler of the old owner does nothing. */
