@@ -3,6 +3,7 @@ exit codes for healthy / degraded / failed / unreachable."""
 
 import json
 import os
+import signal
 import socket
 import stat
 import time
@@ -56,6 +57,52 @@ class ControlTest(AgentTestCase):
         # Still alive and serving.
         rc, _ = a.status()
         self.assertEqual(rc, 0)
+
+    def test_every_command_answered_at_once_is_delivered(self):
+        """Answers given from inside the command's own call (nothing to
+        refresh, a rollback with no reload=, errors) once freed the client
+        before control.c was done with it: a heap-use-after-free under
+        ASan. Every answer now leaves through a deferred event."""
+        tpl = os.path.join(self.tmp, "app.tpl")
+        target = os.path.join(self.tmp, "app.out")
+        with open(tpl, "w") as f:
+            f.write("value={{ vars.value }}\n")
+        a = self.agent(config="[render.app]\ntemplate = %s\ntarget = %s\nformat = raw\n"
+                              "[vars]\nvalue = first\n" % (tpl, target))
+        a.wait_notify("READY=1")
+        self.assertEqual(open(target).read(), "value=first\n")
+        # No [secret.*]: the targets are rendered again.
+        p = a.ctl("refresh")
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        self.assertIn("configuration up to date", p.stdout + p.stderr)
+        # No [secret.*] and nothing to render: answered at once.
+        b = self.agent()
+        b.wait_notify("READY=1")
+        p = b.ctl("refresh")
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        self.assertIn("nothing to refresh", p.stdout + p.stderr)
+        self.assertEqual(b.stop(), 0)
+        # Nothing to roll back to yet, then a second version and back.
+        p = a.ctl("rollback", "app")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("no previous version", p.stdout + p.stderr)
+        a.write_config("[render.app]\ntemplate = %s\ntarget = %s\nformat = raw\n"
+                       "[vars]\nvalue = second\n" % (tpl, target))
+        a.send_signal(signal.SIGHUP)
+        wait_for(lambda: open(target).read() == "value=second\n", what="re-render after SIGHUP")
+        p = a.ctl("rollback", "app")      # no reload=: done within the call
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        self.assertEqual(open(target).read(), "value=first\n")
+        for args, expect in [(("drain",), None), (("resume",), None), (("check", "nosuch"), "no such check"),
+                             (("rollback", "nosuch"), "no such name"), (("refresh", "nosuch"), None)]:
+            p = a.ctl(*args)
+            if expect:
+                self.assertIn(expect, p.stdout + p.stderr, args)
+        for payload in [b'{"command":"refresh"}\n', b'{"command":"rollback"}\n', b'{"command":"drain"}\n']:
+            self.assertIn(b'"ok"', raw_request(a.socket_path, payload))
+        rc, _ = a.status()
+        self.assertEqual(rc, 0)
+        self.assertEqual(a.stop(), 0)
 
     def test_silent_clients_do_not_block_and_are_dropped(self):
         a = self.agent()

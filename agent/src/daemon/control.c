@@ -1,28 +1,31 @@
 /* SPDX-License-Identifier: MIT */
 #define LOG_SUBSYS "control"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <fcntl.h>
-#include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include "check.h"
 #include "control.h"
-#include "log.h"
-#include "manager.h"
-#include "status.h"
 #include "json-util.h"
+#include "list.h"
+#include "log.h"
+
+typedef struct ControlClient ControlClient;
 
 struct ControlRequest {
-        struct ControlClient *client;   /* NULL once the client is gone */
+        ControlServer *server;
+        ControlClient *client;          /* NULL once the client is gone */
+        sd_event_source *answer;        /* deferred: sends `out` */
+        char *out;
+        bool answered;
+        LIST_FIELDS(ControlRequest, requests);
 };
 
-typedef struct ControlClient {
+struct ControlClient {
         ControlServer *server;
         int fd;
         sd_event_source *io;
@@ -33,28 +36,37 @@ typedef struct ControlClient {
         size_t out_len, out_sent;
         bool oversized;         /* answered early: drain the rest, then close */
         bool draining;
-        ControlRequest *pending;        /* an asynchronous command in progress */
-        struct ControlClient *next, *prev;
-} ControlClient;
+        ControlRequest *pending;
+        LIST_FIELDS(ControlClient, clients);
+};
 
 struct ControlServer {
-        Manager *manager;
+        sd_event *event;
+        const ControlCommand *commands;
+        void *userdata;
         char *path;
         int fd;
         sd_event_source *io;
         ControlClient *clients;
         unsigned n_clients;
+        ControlRequest *requests;       /* every request not yet answered and sent */
 };
+
+static void request_free(ControlRequest *q) {
+        if (!q)
+                return;
+        if (q->client)
+                q->client->pending = NULL;
+        LIST_REMOVE(requests, q->server->requests, q);
+        sd_event_source_disable_unref(q->answer);
+        free(q->out);
+        free(q);
+}
 
 static void client_free(ControlClient *c) {
         ControlServer *s = c->server;
 
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                s->clients = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
+        LIST_REMOVE(clients, s->clients, c);
         s->n_clients--;
         if (c->pending)
                 c->pending->client = NULL;
@@ -65,163 +77,12 @@ static void client_free(ControlClient *c) {
         free(c);
 }
 
-static char *reply_error(const char *what, const char *arg) {
+static char *format_error(const char *msg) {
         _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
-        char msg[256];
 
-        snprintf(msg, sizeof(msg), "%s%s%s", what, arg[0] ? ": " : "", arg);
         if (!o || !cJSON_AddBoolToObject(o, "ok", 0) || !cJSON_AddStringToObject(o, "error", msg))
                 return NULL;
         return cJSON_PrintUnformatted(o);
-}
-
-static int client_send(struct ControlClient *c);
-
-static char *reply_ok(cJSON *resp) {
-        char *out;
-        if (!resp)
-                return NULL;
-        if (!cJSON_GetObjectItem(resp, "ok"))
-                cJSON_AddBoolToObject(resp, "ok", 1);
-        out = cJSON_PrintUnformatted(resp);
-        cJSON_Delete(resp);
-        return out;
-}
-
-void control_request_reply(ControlRequest *q, void *resp) {
-        struct ControlClient *c = q->client;
-
-        if (!c) {
-                cJSON_Delete(resp);
-                free(q);
-                return;
-        }
-        c->pending = NULL;
-        free(q);
-        c->out = resp ? reply_ok(resp) : reply_error("internal error", "");
-        if (client_send(c) != 0)
-                return;
-}
-
-void control_request_reply_error(ControlRequest *q, const char *fmt, ...) {
-        cJSON *o = cJSON_CreateObject();
-        char msg[1024];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-        if (o) {
-                cJSON_AddBoolToObject(o, "ok", 0);
-                cJSON_AddStringToObject(o, "error", msg);
-        }
-        control_request_reply(q, o);
-}
-
-/* "check": the waiter of one run, answered through the ControlRequest
- * (which drops the answer if the client left). */
-typedef struct CheckRequest {
-        CheckWaiter waiter;
-        ControlRequest *request;
-} CheckRequest;
-
-static void on_check_done(Check *check, void *userdata) {
-        CheckRequest *k = userdata;
-        cJSON *resp = cJSON_CreateObject(), *j = NULL;
-
-        if (!resp || check_to_json(check, &j) < 0) {
-                cJSON_Delete(resp);
-                control_request_reply_error(k->request, "cannot build the result: out of memory");
-        } else {
-                cJSON_AddItemToObject(resp, "check", j);
-                control_request_reply(k->request, resp);
-        }
-        free(k);
-}
-
-static char *dispatch_check(ControlServer *s, struct ControlClient *client, const cJSON *req) {
-        const char *name = json_get_string_bounded(req, "name", 64);
-        Check *check = name ? checks_find(s->manager, name) : NULL;
-        CheckRequest *k;
-
-        if (!name)
-                return reply_error("\"check\" needs a \"name\"", "");
-        if (!check)
-                return reply_error("no such check", name);
-        k = calloc(1, sizeof(*k));
-        if (k)
-                k->request = calloc(1, sizeof(ControlRequest));
-        if (!k || !k->request) {
-                free(k);
-                return reply_error("out of memory", "");
-        }
-        k->request->client = client;
-        k->waiter = (CheckWaiter) { .done = on_check_done, .userdata = k };
-        if (check_run_now(check, &k->waiter) < 0) {
-                free(k->request);
-                free(k);
-                return reply_error("cannot run the check", name);
-        }
-        client->pending = k->request;
-        /* The run ends within its timeout (plus an exec check's kill grace). */
-        (void) sd_event_source_set_time_relative(client->timeout,
-                                                 MAX(check->config->timeout + 2 * USEC_PER_SEC, CONTROL_TIMEOUT_USEC));
-        return NULL;    /* answered later */
-}
-
-static char *dispatch(ControlServer *s, struct ControlClient *client, const char *request) {
-        _cleanup_(cJSON_Deletep) cJSON *req = cJSON_Parse(request), *resp = NULL;
-        const char *cmd;
-        cJSON *status = NULL;
-
-        if (!cJSON_IsObject(req))
-                return reply_error("request is not a JSON object", "");
-        cmd = json_get_string(req, "command");
-        if (!cmd)
-                return reply_error("request has no \"command\" string", "");
-        if (streq(cmd, "status")) {
-                if (status_build(s->manager, &status) < 0)
-                        return reply_error("cannot build status", "out of memory");
-                resp = cJSON_CreateObject();
-                if (!resp || !cJSON_AddBoolToObject(resp, "ok", 1)) {
-                        cJSON_Delete(status);
-                        return NULL;
-                }
-                cJSON_AddItemToObject(resp, "status", status);
-                return cJSON_PrintUnformatted(resp);
-        }
-        if (streq(cmd, "refresh") || streq(cmd, "rollback")) {
-                ControlRequest *q = calloc(1, sizeof(*q));
-                const char *arg = json_get_string(req, "name");
-                int r;
-                if (!q)
-                        return reply_error("out of memory", "");
-                q->client = client;
-                client->pending = q;
-                r = streq(cmd, "refresh") ? manager_refresh(s->manager, arg, q)
-                                          : manager_rollback(s->manager, arg, q);
-                if (r < 0) {
-                        client->pending = NULL;
-                        free(q);
-                        return reply_error(r == -ENOENT ? "no such name" : r == -EBUSY ? "busy, try again" :
-                                           r == -ENODATA ? "no previous version to roll back to" :
-                                           r == -EINVAL ? "missing \"name\"" : "failed", arg ? arg : "");
-                }
-                /* Longer than a status request: a refresh talks to AWS. */
-                (void) sd_event_source_set_time_relative(client->timeout, CONTROL_ASYNC_TIMEOUT_USEC);
-                return NULL;    /* answered later */
-        }
-        if (streq(cmd, "check"))
-                return dispatch_check(s, client, req);
-        if (streq(cmd, "drain") || streq(cmd, "resume")) {
-                /* For tests and operators; the lifecycle subsystem drains on
-                 * termination. */
-                manager_set_draining(s->manager, streq(cmd, "drain"));
-                return reply_ok(cJSON_CreateObject());
-        }
-        if (strlen(cmd) > 64)
-                return reply_error("unknown command", "(name too long)");
-        return reply_error("unknown command", cmd);
 }
 
 static int client_flush(ControlClient *c) {
@@ -240,12 +101,161 @@ static int client_flush(ControlClient *c) {
 /* After an early answer to an oversized request, closing with unread
  * input would reset the connection before the peer reads our answer. */
 static void client_done(ControlClient *c) {
-        if (!c->oversized || shutdown(c->fd, SHUT_WR) < 0 ||
-            sd_event_source_set_io_events(c->io, EPOLLIN) < 0) {
+        if (!c->oversized || shutdown(c->fd, SHUT_WR) < 0 || sd_event_source_set_io_events(c->io, EPOLLIN) < 0) {
                 client_free(c);
                 return;
         }
         c->draining = true;
+}
+
+/* Sends out (taken over) plus the newline that ends a response. Only
+ * called from event callbacks, so freeing the client here is safe. */
+static void client_send(ControlClient *c, char *out) {
+        char *o;
+        int r;
+
+        c->out = out;
+        if (!c->out)
+                c->out = format_error("out of memory");
+        if (!c->out) {
+                client_free(c);
+                return;
+        }
+        c->out_len = strlen(c->out);
+        o = realloc(c->out, c->out_len + 2);
+        if (!o) {
+                client_free(c);
+                return;
+        }
+        c->out = o;
+        c->out[c->out_len++] = '\n';
+        c->out[c->out_len] = 0;
+        (void) sd_event_source_set_io_events(c->io, EPOLLOUT);
+        (void) sd_event_source_set_enabled(c->io, SD_EVENT_ON);
+        r = client_flush(c);
+        if (r < 0)
+                client_free(c);
+        else if (r > 0)
+                client_done(c);
+}
+
+static int on_answer(sd_event_source *src, void *userdata) {
+        ControlRequest *q = userdata;
+        ControlClient *c = q->client;
+
+        if (c) {
+                c->pending = NULL;
+                q->client = NULL;
+                client_send(c, TAKE_PTR(q->out));
+        }
+        request_free(q);
+        return 0;
+}
+
+static void request_answer(ControlRequest *q, char *out) {
+        if (q->answered) {
+                free(out);
+                return;
+        }
+        q->answered = true;
+        q->out = out;
+        /* Never from here: the caller may be deep inside a handler. */
+        if (sd_event_source_set_enabled(q->answer, SD_EVENT_ONESHOT) < 0)
+                log_error("cannot schedule a control answer; the client will time out");
+}
+
+void control_request_reply(ControlRequest *q, cJSON *resp) {
+        char *out = NULL;
+
+        if (resp) {
+                if (!cJSON_GetObjectItem(resp, "ok"))
+                        cJSON_AddBoolToObject(resp, "ok", 1);
+                out = cJSON_PrintUnformatted(resp);
+                cJSON_Delete(resp);
+        }
+        request_answer(q, out ?: format_error("out of memory"));
+}
+
+void control_request_reply_error(ControlRequest *q, const char *fmt, ...) {
+        char msg[1024];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        request_answer(q, format_error(msg));
+}
+
+void control_request_reply_result(ControlRequest *q, const char *text) {
+        cJSON *o = cJSON_CreateObject();
+
+        if (o && !cJSON_AddStringToObject(o, "result", text))
+                o = (cJSON_Delete(o), NULL);
+        control_request_reply(q, o);
+}
+
+void control_request_extend(ControlRequest *q, usec_t timeout) {
+        if (q->client)
+                (void) sd_event_source_set_time_relative(q->client->timeout, MAX(timeout, CONTROL_TIMEOUT_USEC));
+}
+
+static const ControlCommand *find_command(ControlServer *s, const char *name) {
+        for (const ControlCommand *k = s->commands; k->name; k++)
+                if (streq(k->name, name))
+                        return k;
+        return NULL;
+}
+
+static int request_new(ControlServer *s, ControlClient *c, ControlRequest **ret) {
+        ControlRequest *q = calloc(1, sizeof(*q));
+        int r;
+
+        if (!q)
+                return -ENOMEM;
+        q->server = s;
+        q->client = c;
+        LIST_PREPEND(requests, s->requests, q);
+        r = sd_event_add_defer(s->event, &q->answer, on_answer, q);
+        if (r < 0) {
+                request_free(q);
+                return r;
+        }
+        (void) sd_event_source_set_enabled(q->answer, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(q->answer, "control-answer");
+        c->pending = q;
+        *ret = q;
+        return 0;
+}
+
+/* Parses the request and hands it to its handler. The answer comes later
+ * (on_answer), whatever the handler does. */
+static void dispatch(ControlServer *s, ControlClient *c, const char *request) {
+        _cleanup_(cJSON_Deletep) cJSON *req = cJSON_Parse(request);
+        const ControlCommand *k;
+        ControlRequest *q;
+        const char *cmd;
+        char msg[128];
+        int r;
+
+        r = request_new(s, c, &q);
+        if (r < 0) {
+                client_free(c);
+                return;
+        }
+        if (!cJSON_IsObject(req))
+                return control_request_reply_error(q, "request is not a JSON object");
+        cmd = json_get_string(req, "command");
+        if (!cmd)
+                return control_request_reply_error(q, "request has no \"command\" string");
+        k = find_command(s, cmd);
+        if (!k) {
+                snprintf(msg, sizeof(msg), "%.64s%s", cmd, strlen(cmd) > 64 ? "..." : "");
+                return control_request_reply_error(q, "unknown command: %s", msg);
+        }
+        (void) sd_event_source_set_time_relative(c->timeout, k->timeout ?: CONTROL_TIMEOUT_USEC);
+        r = k->handler(q, req, s->userdata);
+        if (r < 0)
+                control_request_reply_error(q, "%s failed: %s", k->name, strerror(-r));
 }
 
 static int on_client_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
@@ -271,67 +281,31 @@ static int on_client_io(sd_event_source *src, int fd, uint32_t revents, void *us
         for (;;) {
                 ssize_t n;
                 if (c->in_len >= sizeof(c->in) - 1) {
-                        c->out = reply_error("request too large", "more than 64 KiB");
                         c->oversized = true;
-                        break;
+                        client_send(c, format_error("request too large: more than 64 KiB"));
+                        return 0;
                 }
                 n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len, MSG_DONTWAIT);
                 if (n < 0) {
-                        if (errno == EAGAIN || errno == EINTR)
-                                return 0;
-                        client_free(c);
+                        if (errno != EAGAIN && errno != EINTR)
+                                client_free(c);
                         return 0;
                 }
                 c->in_len += (size_t) n;
                 c->in[c->in_len] = 0;
                 nl = memchr(c->in, '\n', c->in_len);
-                if (nl || n == 0) {
-                        if (nl)
-                                *nl = 0;
-                        if (c->in_len == 0) {
-                                client_free(c);
-                                return 0;
-                        }
-                        c->out = dispatch(c->server, c, c->in);
-                        if (!c->out && c->pending) {
-                                /* Stop reading; the answer comes later. */
-                                (void) sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
-                                return 0;
-                        }
+                if (nl || n == 0)
                         break;
-                }
         }
-        (void) client_send(c);
-        return 0;
-}
-
-/* Sends c->out plus the newline that ends a response. Returns non-zero if
- * the client is gone (freed). */
-static int client_send(ControlClient *c) {
-        char *o;
-        int r;
-
-        if (!c->out) {
+        if (nl)
+                *nl = 0;
+        if (c->in_len == 0) {
                 client_free(c);
-                return 1;
+                return 0;
         }
-        c->out_len = strlen(c->out);
-        o = realloc(c->out, c->out_len + 2);
-        if (!o) {
-                client_free(c);
-                return 1;
-        }
-        c->out = o;
-        c->out[c->out_len++] = '\n';
-        c->out[c->out_len] = 0;
-        (void) sd_event_source_set_enabled(c->io, SD_EVENT_ON);
-        r = client_flush(c);
-        if (r < 0) {
-                client_free(c);
-                return 1;
-        }
-        if (r > 0)
-                client_done(c);
+        /* Stop reading; the answer comes through on_answer. */
+        (void) sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
+        dispatch(c->server, c, c->in);
         return 0;
 }
 
@@ -379,15 +353,12 @@ static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userd
         }
         c->server = s;
         c->fd = cfd;
-        c->next = s->clients;
-        if (s->clients)
-                s->clients->prev = c;
-        s->clients = c;
+        LIST_PREPEND(clients, s->clients, c);
         s->n_clients++;
-        r = sd_event_add_io(s->manager->event, &c->io, cfd, EPOLLIN, on_client_io, c);
+        r = sd_event_add_io(s->event, &c->io, cfd, EPOLLIN, on_client_io, c);
         if (r >= 0)
-                r = sd_event_add_time_relative(s->manager->event, &c->timeout, CLOCK_MONOTONIC,
-                                               CONTROL_TIMEOUT_USEC, 0, on_client_timeout, c);
+                r = sd_event_add_time_relative(s->event, &c->timeout, CLOCK_MONOTONIC, CONTROL_TIMEOUT_USEC, 0,
+                                               on_client_timeout, c);
         if (r < 0)
                 client_free(c);
         return 0;
@@ -417,7 +388,8 @@ static int mkdir_parents(const char *path) {
         return 0;
 }
 
-int control_server_new(Manager *m, const char *path, ControlServer **ret) {
+int control_server_new(sd_event *e, const char *path, const ControlCommand *commands, void *userdata,
+                       ControlServer **ret) {
         _cleanup_(control_server_freep) ControlServer *s = NULL;
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         mode_t old;
@@ -428,7 +400,9 @@ int control_server_new(Manager *m, const char *path, ControlServer **ret) {
         s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
-        s->manager = m;
+        s->event = sd_event_ref(e);
+        s->commands = commands;
+        s->userdata = userdata;
         s->fd = -EBADF;
         s->path = strdup(path);
         if (!s->path)
@@ -450,7 +424,7 @@ int control_server_new(Manager *m, const char *path, ControlServer **ret) {
                 return log_error_errno(errno, "cannot bind control socket %s: %m", path);
         if (listen(s->fd, 16) < 0)
                 return log_error_errno(errno, "cannot listen on control socket %s: %m", path);
-        r = sd_event_add_io(m->event, &s->io, s->fd, EPOLLIN, on_accept, s);
+        r = sd_event_add_io(e, &s->io, s->fd, EPOLLIN, on_accept, s);
         if (r < 0)
                 return log_error_errno(r, "cannot watch control socket: %m");
         (void) sd_event_source_set_description(s->io, "control-accept");
@@ -459,16 +433,21 @@ int control_server_new(Manager *m, const char *path, ControlServer **ret) {
         return 0;
 }
 
+/* Requests still held by a handler are freed here too: free the server
+ * after every subsystem that could still answer one. */
 ControlServer *control_server_free(ControlServer *s) {
         if (!s)
                 return NULL;
         while (s->clients)
                 client_free(s->clients);
+        while (s->requests)
+                request_free(s->requests);
         sd_event_source_disable_unref(s->io);
         if (s->fd >= 0) {
                 close(s->fd);
                 (void) unlink(s->path);
         }
         free(s->path);
+        sd_event_unref(s->event);
         return mfree(s);
 }

@@ -9,6 +9,7 @@
 #include "aws.h"
 #include "check.h"
 #include "control.h"
+#include "manager-control.h"
 #include "health.h"
 #include "process.h"
 #include "render.h"
@@ -470,8 +471,8 @@ int manager_new(const char *config_path, Config *config, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
-        /* Users of the loop first, the loop last. */
-        control_server_free(m->control);
+        /* Users of the loop first, the loop last; the control server
+         * after every subsystem that may still hold one of its requests. */
         checks_free(m);
         health_server_free(m->health);
         identity_fetch_free(m->identity_fetch);
@@ -481,6 +482,7 @@ Manager *manager_free(Manager *m) {
         credentials_free(m->credentials);
         imds_free(m->imds);
         curl_glue_free(m->glue);
+        control_server_free(m->control);
         identity_done(&m->identity);
         sd_event_source_disable_unref(m->watchdog_timer);
         sd_event_source_disable_unref(m->bootstrap_timer);
@@ -520,7 +522,7 @@ int manager_start(Manager *m) {
                 log_debug("watchdog every %llu ms", (unsigned long long) (m->watchdog_usec / 2 / USEC_PER_MSEC));
         }
 
-        r = control_server_new(m, m->config->control_socket, &m->control);
+        r = control_server_new(m->event, m->config->control_socket, manager_control_commands, m, &m->control);
         if (r < 0)
                 return r;
         /* A health address that cannot be bound fails the component, not

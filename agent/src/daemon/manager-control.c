@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+#define LOG_SUBSYS "control"
+
+/*
+ * The control commands: what `agentctl` can ask. Each handler answers its
+ * request through control_request_reply*(), at once or when the work it
+ * started ends; the control server sends every answer from a deferred
+ * event, so answering at once is as safe as answering later.
+ */
+
+#include "check.h"
+#include "control.h"
+#include "json-util.h"
+#include "log.h"
+#include "manager.h"
+#include "manager-control.h"
+#include "status.h"
+
+static int on_status(ControlRequest *q, const cJSON *args, void *userdata) {
+        Manager *m = userdata;
+        cJSON *status = NULL, *resp;
+        int r;
+
+        r = status_build(m, &status);
+        if (r < 0)
+                return r;
+        resp = cJSON_CreateObject();
+        if (!resp || !cJSON_AddBoolToObject(resp, "ok", 1)) {
+                cJSON_Delete(status);
+                cJSON_Delete(resp);
+                return -ENOMEM;
+        }
+        cJSON_AddItemToObject(resp, "status", status);
+        control_request_reply(q, resp);
+        return 0;
+}
+
+static int on_refresh(ControlRequest *q, const cJSON *args, void *userdata) {
+        int r = manager_refresh(userdata, json_get_string(args, "name"), q);
+
+        if (r == -EBUSY)
+                control_request_reply_error(q, "busy, try again");
+        else if (r == -ENOENT)
+                control_request_reply_error(q, "no such secret: %s", strna(json_get_string(args, "name")));
+        else if (r < 0)
+                control_request_reply_error(q, "refresh failed: %s", strerror(-r));
+        return 0;
+}
+
+static int on_rollback(ControlRequest *q, const cJSON *args, void *userdata) {
+        const char *name = json_get_string(args, "name");
+        int r;
+
+        if (isempty(name)) {
+                control_request_reply_error(q, "\"rollback\" needs a \"name\"");
+                return 0;
+        }
+        r = manager_rollback(userdata, name, q);
+        if (r == -ENOENT)
+                control_request_reply_error(q, "no such name: %s", name);
+        else if (r == -ENODATA)
+                control_request_reply_error(q, "no previous version to roll back to: %s", name);
+        else if (r < 0)
+                control_request_reply_error(q, "rollback failed: %s", strerror(-r));
+        return 0;
+}
+
+/* "check": one run now, answered with its result. */
+typedef struct CheckRequest {
+        CheckWaiter waiter;
+        ControlRequest *request;
+} CheckRequest;
+
+static void on_check_done(Check *check, void *userdata) {
+        CheckRequest *k = userdata;
+        cJSON *resp = cJSON_CreateObject(), *j = NULL;
+
+        if (!resp || check_to_json(check, &j) < 0) {
+                cJSON_Delete(resp);
+                control_request_reply_error(k->request, "cannot build the result: out of memory");
+        } else {
+                cJSON_AddItemToObject(resp, "check", j);
+                control_request_reply(k->request, resp);
+        }
+        free(k);
+}
+
+static int on_check(ControlRequest *q, const cJSON *args, void *userdata) {
+        Manager *m = userdata;
+        const char *name = json_get_string_bounded(args, "name", 64);
+        Check *check = name ? checks_find(m, name) : NULL;
+        CheckRequest *k;
+
+        if (!name) {
+                control_request_reply_error(q, "\"check\" needs a \"name\"");
+                return 0;
+        }
+        if (!check) {
+                control_request_reply_error(q, "no such check: %s", name);
+                return 0;
+        }
+        k = calloc(1, sizeof(*k));
+        if (!k)
+                return -ENOMEM;
+        k->request = q;
+        k->waiter = (CheckWaiter) { .done = on_check_done, .userdata = k };
+        if (check_run_now(check, &k->waiter) < 0) {
+                free(k);
+                control_request_reply_error(q, "cannot run the check: %s", name);
+                return 0;
+        }
+        /* The run ends within its timeout (plus an exec check's kill grace). */
+        control_request_extend(q, check->config->timeout + 2 * USEC_PER_SEC);
+        return 0;
+}
+
+static int on_drain(ControlRequest *q, const cJSON *args, void *userdata) {
+        manager_set_draining(userdata, true);
+        control_request_reply(q, cJSON_CreateObject());
+        return 0;
+}
+
+static int on_resume(ControlRequest *q, const cJSON *args, void *userdata) {
+        manager_set_draining(userdata, false);
+        control_request_reply(q, cJSON_CreateObject());
+        return 0;
+}
+
+const ControlCommand manager_control_commands[] = {
+        { "status", on_status, 0 },
+        /* Longer than a status request: a refresh talks to AWS. */
+        { "refresh", on_refresh, CONTROL_ASYNC_TIMEOUT_USEC },
+        { "rollback", on_rollback, CONTROL_ASYNC_TIMEOUT_USEC },
+        { "check", on_check, 0 },
+        { "drain", on_drain, 0 },
+        { "resume", on_resume, 0 },
+        {}
+};
