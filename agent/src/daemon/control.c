@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include "check.h"
+#include "check-set.h"
 #include "control.h"
 #include "log.h"
 #include "manager.h"
@@ -141,7 +141,7 @@ static void on_check_done(Check *check, void *userdata) {
 
 static char *dispatch_check(ControlServer *s, struct ControlClient *client, const cJSON *req) {
         const char *name = json_get_string_bounded(req, "name", 64);
-        Check *check = name ? checks_find(s->manager, name) : NULL;
+        Check *check = name ? check_set_find(s->manager->checks, name) : NULL;
         CheckRequest *k;
 
         if (!name)
@@ -165,7 +165,7 @@ static char *dispatch_check(ControlServer *s, struct ControlClient *client, cons
         client->pending = k->request;
         /* The run ends within its timeout (plus an exec check's kill grace). */
         (void) sd_event_source_set_time_relative(client->timeout,
-                                                 MAX(check->config->timeout + 2 * USEC_PER_SEC, CONTROL_TIMEOUT_USEC));
+                                                 MAX(check->settings->timeout + 2 * USEC_PER_SEC, CONTROL_TIMEOUT_USEC));
         return NULL;    /* answered later */
 }
 
