@@ -183,6 +183,8 @@ static void test_errors(void) {
         remove_file("agentd.conf.d/50-bad.conf");
 }
 
+#define CHECK0(c) ((CheckSettings *) (c)->checks.items[0])
+
 static void test_health_and_checks(void) {
         Config *c = NULL;
         char *e, where[300];
@@ -193,17 +195,17 @@ static void test_health_and_checks(void) {
         CHECK(e == NULL);
         free(e);
         if (c) {
-                CHECK_STREQ(c->health_listen, "127.0.0.1:8081, unix:/run/agentd/health.sock");
-                CHECK_EQ_INT(c->n_checks, 1);
-                CHECK_STREQ(c->checks[0]->name, "fpm");
-                CHECK_EQ_INT(c->checks[0]->type, CHECK_HTTP);
-                CHECK_STREQ(c->checks[0]->url, "http://127.0.0.1/fpm-ping");
-                CHECK_STREQ(c->checks[0]->expect_body, "pong");
-                CHECK_EQ_INT(c->checks[0]->interval, 10 * USEC_PER_SEC);
-                CHECK_EQ_INT(c->checks[0]->timeout, 2 * USEC_PER_SEC);
-                CHECK(c->checks[0]->critical);
-                CHECK_EQ_INT(c->checks[0]->rise, 2);
-                CHECK_EQ_INT(c->checks[0]->fall, 3);
+                CHECK_STREQ(c->health.listen, "127.0.0.1:8081, unix:/run/agentd/health.sock");
+                CHECK_EQ_INT(c->checks.n, 1);
+                CHECK_STREQ(CHECK0(c)->name, "fpm");
+                CHECK_EQ_INT(CHECK0(c)->type, CHECK_HTTP);
+                CHECK_STREQ(CHECK0(c)->url, "http://127.0.0.1/fpm-ping");
+                CHECK_STREQ(CHECK0(c)->expect_body, "pong");
+                CHECK_EQ_INT(CHECK0(c)->interval, 10 * USEC_PER_SEC);
+                CHECK_EQ_INT(CHECK0(c)->timeout, 2 * USEC_PER_SEC);
+                CHECK(CHECK0(c)->critical);
+                CHECK_EQ_INT(CHECK0(c)->rise, 2);
+                CHECK_EQ_INT(CHECK0(c)->fall, 3);
         }
         config_free(c);
         c = NULL;
@@ -215,13 +217,13 @@ static void test_health_and_checks(void) {
         CHECK(e == NULL);
         free(e);
         if (c) {
-                CHECK_EQ_INT(c->n_checks, 1);
-                CHECK_EQ_INT(c->health_max_connections, 8);
-                CHECK(!c->checks[0]->critical);
-                CHECK(c->checks[0]->min_free.percent);
-                CHECK_EQ_INT(c->checks[0]->min_free.value, 5);
-                CHECK_EQ_INT(c->checks[0]->min_free_inodes.value, 1000);
-                CHECK_EQ_INT(c->checks[0]->interval, 500 * USEC_PER_MSEC);
+                CHECK_EQ_INT(c->checks.n, 1);
+                CHECK_EQ_INT(c->health.max_connections, 8);
+                CHECK(!CHECK0(c)->critical);
+                CHECK(CHECK0(c)->min_free.percent);
+                CHECK_EQ_INT(CHECK0(c)->min_free.value, 5);
+                CHECK_EQ_INT(CHECK0(c)->min_free_inodes.value, 1000);
+                CHECK_EQ_INT(CHECK0(c)->interval, 500 * USEC_PER_MSEC);
         }
         config_free(c);
 

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include <signal.h>
+#include <systemd/sd-event.h>
 
-#include "check.h"
+#include "check-set.h"
 #include "health.h"
-#include "manager.h"
+#include "process.h"
 #include "tests.h"
+#include "time-util.h"
 
 static void test_rise_fall(void) {
         CheckCounters k = {};
@@ -54,51 +55,8 @@ static void test_nagios(void) {
         CHECK_STREQ(check_nagios_label(-1), "UNKNOWN");
 }
 
-static void test_listen_parse(void) {
-        HealthAddress a[HEALTH_MAX_LISTEN];
-        const char *bad = NULL;
-        char ip[64];
-
-        CHECK_EQ_INT(health_listen_parse(HEALTH_DEFAULT_LISTEN, a, HEALTH_MAX_LISTEN, NULL), 2);
-        CHECK(!a[0].is_unix);
-        CHECK_EQ_INT(a[0].sa.ss_family, AF_INET);
-        CHECK_EQ_INT(ntohs(((struct sockaddr_in *) &a[0].sa)->sin_port), 8081);
-        inet_ntop(AF_INET, &((struct sockaddr_in *) &a[0].sa)->sin_addr, ip, sizeof(ip));
-        CHECK_STREQ(ip, "127.0.0.1");
-        CHECK(a[1].is_unix);
-        CHECK_STREQ(((struct sockaddr_un *) &a[1].sa)->sun_path, "/run/agentd/health.sock");
-        CHECK_STREQ(a[1].text, "unix:/run/agentd/health.sock");
-
-        CHECK_EQ_INT(health_listen_parse("[::1]:80,*:8080 ,  unix:/x.sock", a, HEALTH_MAX_LISTEN, NULL), 3);
-        CHECK_EQ_INT(a[0].sa.ss_family, AF_INET6);
-        CHECK_EQ_INT(ntohs(((struct sockaddr_in6 *) &a[0].sa)->sin6_port), 80);
-        CHECK_EQ_INT(((struct sockaddr_in *) &a[1].sa)->sin_addr.s_addr, htonl(INADDR_ANY));
-
-        /* Names would need a resolver at start: refused. */
-        CHECK(health_listen_parse("localhost:8081", a, HEALTH_MAX_LISTEN, &bad) < 0);
-        CHECK_STREQ(bad, "localhost:8081");
-        CHECK(health_listen_parse("127.0.0.1:8081, 1.2.3.4:0", a, HEALTH_MAX_LISTEN, &bad) < 0);
-        CHECK_STREQ(bad, "1.2.3.4:0");
-        CHECK(health_listen_parse("127.0.0.1:99999", a, HEALTH_MAX_LISTEN, NULL) < 0);
-        CHECK(health_listen_parse("unix:relative.sock", a, HEALTH_MAX_LISTEN, NULL) < 0);
-        CHECK(health_listen_parse("", a, HEALTH_MAX_LISTEN, NULL) < 0);
-        CHECK(health_listen_parse(" , ", a, HEALTH_MAX_LISTEN, NULL) < 0);
-        CHECK(health_listen_parse("1.1.1.1:1,1.1.1.1:2,1.1.1.1:3", a, 2, NULL) < 0);
-}
-
 static void test_thresholds(void) {
-        Threshold t;
         char d[CHECK_DETAIL_MAX];
-
-        CHECK_EQ_INT(parse_threshold("10%", &t), 0);
-        CHECK(t.percent && t.set);
-        CHECK_EQ_INT(t.value, 10);
-        CHECK_EQ_INT(parse_threshold("512MiB", &t), 0);
-        CHECK(!t.percent);
-        CHECK_EQ_INT(t.value, 512ULL << 20);
-        CHECK(parse_threshold("101%", &t) < 0);
-        CHECK(parse_threshold("%", &t) < 0);
-        CHECK(parse_threshold("lots", &t) < 0);
 
         /* 8 MiB file system, 4 KiB blocks, 1 MiB available. */
         Threshold two_mib = { .value = 2 << 20, .set = true }, pct = { .value = 10, .percent = true, .set = true };
@@ -125,60 +83,45 @@ static void test_thresholds(void) {
         CHECK_CONTAINS(d, "below min_available=293.0 KiB");
 }
 
-static void test_split_host_port(void) {
-        char *h = NULL;
-        unsigned p = 0;
-
-        CHECK_EQ_INT(check_split_host_port("db.example.com:3306", &h, &p), 0);
-        CHECK_STREQ(h, "db.example.com");
-        CHECK_EQ_INT(p, 3306);
-        free(h);
-        CHECK_EQ_INT(check_split_host_port("[::1]:80", &h, &p), 0);
-        CHECK_STREQ(h, "::1");
-        free(h);
-        CHECK(check_split_host_port("nohost", &h, &p) < 0);
-        CHECK(check_split_host_port("unix:/x", &h, &p) < 0);
-}
-
 static void test_status_compute(void) {
-        CheckConfig crit = { .name = (char *) "a", .critical = true, .rise = 2, .fall = 3 };
-        CheckConfig soft = { .name = (char *) "b", .critical = false, .rise = 2, .fall = 3 };
-        Check a = { .config = &crit }, b = { .config = &soft };
+        CheckSettings crit = { .name = (char *) "a", .critical = true, .rise = 2, .fall = 3 };
+        CheckSettings soft = { .name = (char *) "b", .critical = false, .rise = 2, .fall = 3 };
+        Check a = { .settings = &crit }, b = { .settings = &soft };
         Check *checks[] = { &a, &b };
         unsigned code = 0;
 
         a.counters.state = b.counters.state = CHECK_STATE_PASSING;
-        CHECK_STREQ(health_status_compute(MANAGER_RUNNING, false, checks, 2, &code), "healthy");
+        CHECK_STREQ(health_status_compute(HEALTH_AGENT_RUNNING, false, checks, 2, &code), "healthy");
         CHECK_EQ_INT(code, 200);
-        CHECK_STREQ(health_status_compute(MANAGER_RUNNING, true, checks, 2, &code), "draining");
+        CHECK_STREQ(health_status_compute(HEALTH_AGENT_RUNNING, true, checks, 2, &code), "draining");
         CHECK_EQ_INT(code, 503);
-        CHECK_STREQ(health_status_compute(MANAGER_STOPPING, false, checks, 2, &code), "draining");
-        CHECK_STREQ(health_status_compute(MANAGER_BOOTSTRAPPING, false, checks, 2, &code), "bootstrapping");
+        CHECK_STREQ(health_status_compute(HEALTH_AGENT_STOPPING, false, checks, 2, &code), "draining");
+        CHECK_STREQ(health_status_compute(HEALTH_AGENT_BOOTSTRAPPING, false, checks, 2, &code), "bootstrapping");
         CHECK_EQ_INT(code, 503);
-        CHECK_STREQ(health_status_compute(MANAGER_FAILED, false, checks, 2, &code), "unhealthy");
+        CHECK_STREQ(health_status_compute(HEALTH_AGENT_FAILED, false, checks, 2, &code), "unhealthy");
         CHECK_EQ_INT(code, 503);
 
         b.counters.state = CHECK_STATE_FAILING;         /* non-critical */
-        CHECK_STREQ(health_status_compute(MANAGER_RUNNING, false, checks, 2, &code), "degraded");
+        CHECK_STREQ(health_status_compute(HEALTH_AGENT_RUNNING, false, checks, 2, &code), "degraded");
         CHECK_EQ_INT(code, 200);
         b.counters.state = CHECK_STATE_PASSING;
         a.last_result = CHECK_RESULT_WARN;              /* a warning degrades too */
-        CHECK_STREQ(health_status_compute(MANAGER_RUNNING, false, checks, 2, &code), "degraded");
+        CHECK_STREQ(health_status_compute(HEALTH_AGENT_RUNNING, false, checks, 2, &code), "degraded");
         CHECK_STREQ(check_status_string(&a), "warning");
         a.last_result = CHECK_RESULT_PASS;
         a.counters.state = CHECK_STATE_FAILING;
-        CHECK_STREQ(health_status_compute(MANAGER_RUNNING, false, checks, 2, &code), "unhealthy");
+        CHECK_STREQ(health_status_compute(HEALTH_AGENT_RUNNING, false, checks, 2, &code), "unhealthy");
         CHECK_EQ_INT(code, 503);
         a.counters.state = CHECK_STATE_UNKNOWN;         /* no sample yet */
-        CHECK_STREQ(health_status_compute(MANAGER_RUNNING, false, checks, 2, &code), "unhealthy");
+        CHECK_STREQ(health_status_compute(HEALTH_AGENT_RUNNING, false, checks, 2, &code), "unhealthy");
         /* No checks at all: in service. */
-        CHECK_STREQ(health_status_compute(MANAGER_RUNNING, false, NULL, 0, &code), "healthy");
+        CHECK_STREQ(health_status_compute(HEALTH_AGENT_RUNNING, false, NULL, 0, &code), "healthy");
 }
 
 static void test_check_json(void) {
-        CheckConfig k = { .name = (char *) "db", .type = CHECK_MYSQL, .critical = true, .rise = 2, .fall = 3,
+        CheckSettings k = { .name = (char *) "db", .type = CHECK_MYSQL, .critical = true, .rise = 2, .fall = 3,
                           .secret = (char *) "db" };
-        Check c = { .config = &k, .runs = 1, .latency = 12345, .last_result = CHECK_RESULT_FAIL };
+        Check c = { .settings = &k, .runs = 1, .latency = 12345, .last_result = CHECK_RESULT_FAIL };
         cJSON *j = NULL;
         char *s;
 
@@ -198,12 +141,129 @@ static void test_check_json(void) {
         cJSON_Delete(j);
 }
 
+/* A CheckSet on a real loop, with exec checks through the process runner. */
+typedef struct Recorder {
+        unsigned changed;
+        char last[64];
+        unsigned waited;
+} Recorder;
+
+static void on_event(void *source, const AgentEvent *ev, void *userdata) {
+        Recorder *rec = userdata;
+
+        CHECK_EQ_INT(ev->type, CHECK_SET_EVENT_CHANGED);
+        rec->changed++;
+        snprintf(rec->last, sizeof(rec->last), "%s", ev->name);
+}
+
+static void on_waited(Check *c, void *userdata) {
+        ((Recorder *) userdata)->waited++;
+}
+
+static void run_until(sd_event *e, const unsigned *counter, unsigned want) {
+        usec_t deadline = now_usec(CLOCK_MONOTONIC) + 10 * USEC_PER_SEC;
+
+        while (*counter < want && now_usec(CLOCK_MONOTONIC) < deadline)
+                CHECK(sd_event_run(e, 100 * USEC_PER_MSEC) >= 0);
+        CHECK_EQ_INT(*counter, want);
+}
+
+static int lookup_db(void *userdata, const char *secret, const char *field, const char **ret) {
+        if (!streq(secret, "db"))
+                return -ENOENT;
+        *ret = streq(field, "host") ? "127.0.0.1" : "3306";
+        return 0;
+}
+
+static void test_check_set(void) {
+        CheckSettings ok = { .name = (char *) "ok", .type = CHECK_EXEC, .interval = USEC_PER_HOUR,
+                             .timeout = 5 * USEC_PER_SEC, .critical = true, .rise = 1, .fall = 1,
+                             .command = (char *) "echo fine; echo second line" };
+        CheckSettings warn = { .name = (char *) "warn", .type = CHECK_EXEC, .interval = USEC_PER_HOUR,
+                               .timeout = 5 * USEC_PER_SEC, .critical = true, .rise = 1, .fall = 1,
+                               .command = (char *) "echo slow; exit 1" };
+        CheckSettings hang = { .name = (char *) "hang", .type = CHECK_EXEC, .interval = USEC_PER_HOUR,
+                               .timeout = 200 * USEC_PER_MSEC, .critical = false, .rise = 1, .fall = 1,
+                               .command = (char *) "trap '' TERM; echo stuck; sleep 30 & wait" };
+        CheckSettings *list[] = { &ok, &warn, &hang };
+        CheckHooks hooks = { .secret_lookup = lookup_db };
+        _cleanup_(check_set_freep) CheckSet *set = NULL;
+        _cleanup_(component_list_done) ComponentList comps = {};
+        Recorder rec = {};
+        CheckWaiter w = { .done = on_waited, .userdata = &rec };
+        const char *v = NULL;
+        unsigned code;
+        size_t n;
+        sd_event *e = NULL;
+        Check *c;
+        usec_t started;
+
+        CHECK(sd_event_new(&e) >= 0);
+        CHECK_EQ_INT(check_set_new(e, NULL, list, 3, &hooks, on_event, &rec, &set), 0);
+        /* Built, not started: no run, no callback. */
+        CHECK_EQ_INT(sd_event_run(e, 50 * USEC_PER_MSEC) >= 0, 1);
+        CHECK_EQ_INT(rec.changed, 0);
+        CHECK_EQ_INT(check_set_add_components(set, &comps), 0);
+        CHECK_EQ_INT(comps.n, 3);
+        CHECK_STREQ(comps.items[0]->name, "check.ok");
+        CHECK_EQ_INT(comps.items[0]->state, COMPONENT_STARTING);
+        CHECK(check_set_find(set, "nope") == NULL);
+        c = check_set_find(set, "ok");
+        CHECK(c != NULL);
+        CHECK_EQ_INT(check_secret_lookup(c, "db", "host", &v), 0);
+        CHECK_STREQ(v, "127.0.0.1");
+        CHECK_EQ_INT(check_secret_lookup(c, "other", "host", &v), -ENOENT);
+
+        /* Two samples at once, the third after its timeout (SIGTERM
+         * ignored: SIGKILL after the 1 s grace). */
+        started = now_usec(CLOCK_MONOTONIC);
+        CHECK_EQ_INT(check_set_start(set), 0);
+        CHECK_EQ_INT(rec.changed, 0);   /* never from inside the call */
+        run_until(e, &rec.changed, 3);
+        CHECK_STREQ(rec.last, "hang");
+        CHECK(now_usec(CLOCK_MONOTONIC) - started >= USEC_PER_SEC);
+        CHECK_STREQ(check_set_find(set, "ok")->detail, "OK (exit 0): fine");
+        CHECK_STREQ(check_status_string(check_set_find(set, "warn")), "warning");
+        CHECK_CONTAINS(check_set_find(set, "hang")->detail, "killed after timeout=200ms: stuck");
+        CHECK_EQ_INT(check_set_find(set, "hang")->counters.state, CHECK_STATE_FAILING);
+        Check *const *all = check_set_checks(set, &n);
+        CHECK_EQ_INT(n, 3);
+        /* warn passes with a warning; hang is not critical: degraded. */
+        CHECK_STREQ(health_status_compute(HEALTH_AGENT_RUNNING, false, all, n, &code), "degraded");
+        CHECK_EQ_INT(code, 200);
+
+        /* agentctl check: a waiter, answered from the loop. */
+        CHECK_EQ_INT(check_run_now(check_set_find(set, "ok"), &w), 0);
+        CHECK_EQ_INT(rec.waited, 0);
+        run_until(e, &rec.waited, 1);
+        CHECK_EQ_INT(rec.changed, 4);
+        CHECK_EQ_INT(check_set_find(set, "ok")->runs, 2);
+
+        /* Reload: "ok" keeps its results, "warn" changed type and starts
+         * over, "hang" is gone. */
+        CheckSettings ok2 = ok, warn2 = { .name = (char *) "warn", .type = CHECK_DISK, .interval = USEC_PER_HOUR,
+                                          .timeout = USEC_PER_SEC, .rise = 1, .fall = 1, .path = (char *) "/" };
+        CheckSettings *list2[] = { &ok2, &warn2 };
+        CHECK_EQ_INT(check_set_reload(set, list2, 2), 0);
+        check_set_checks(set, &n);
+        CHECK_EQ_INT(n, 2);
+        CHECK(check_set_find(set, "hang") == NULL);
+        CHECK_EQ_INT(check_set_find(set, "ok")->runs, 2);
+        CHECK(check_set_find(set, "ok")->settings == &ok2);
+        CHECK_EQ_INT(check_set_find(set, "ok")->component.state, COMPONENT_OK);
+        CHECK_EQ_INT(check_set_find(set, "warn")->runs, 0);
+        run_until(e, &rec.changed, 6);
+
+        set = check_set_free(set);
+        sd_event_unref(e);
+}
+
 TEST_MAIN(
+        process_block_sigchld();
         test_rise_fall();
         test_nagios();
-        test_listen_parse();
         test_thresholds();
-        test_split_host_port();
         test_status_compute();
         test_check_json();
+        test_check_set();
 )

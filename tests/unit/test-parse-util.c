@@ -73,13 +73,6 @@ static void test_misc(void) {
         CHECK_EQ_INT(u, 5);
         CHECK_EQ_INT(parse_uint("21", 1, 20, &u), -ERANGE);
         CHECK_EQ_INT(parse_uint("5a", 1, 20, &u), -EINVAL);
-        CHECK_EQ_INT(parse_listen_address("127.0.0.1:8081"), 0);
-        CHECK_EQ_INT(parse_listen_address("[::1]:80"), 0);
-        CHECK_EQ_INT(parse_listen_address("unix:/run/agentd/health.sock"), 0);
-        CHECK(parse_listen_address("unix:relative") < 0);
-        CHECK(parse_listen_address("127.0.0.1:0") < 0);
-        CHECK(parse_listen_address("127.0.0.1:70000") < 0);
-        CHECK(parse_listen_address("localhost") < 0);
 }
 
 static void test_time(void) {

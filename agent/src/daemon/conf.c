@@ -12,7 +12,6 @@
 
 #include "conf-values.h"
 #include "conf.h"
-#include "health.h"
 #include "log.h"
 #include "parse-util.h"
 
@@ -84,51 +83,18 @@ static const ConfItem render_items[] = {
         {}
 };
 
-static const ConfItem health_items[] = {
-        ITEM("listen", conf_parse_listen, health_listen),
-        ITEM("max_connections", conf_parse_connections, health_max_connections),
-        ITEM("timeout", conf_parse_check_interval, health_connection_timeout),
-        ITEM("default_check", conf_parse_bool, health_default_check),
-        {}
-};
-
-#define CHECK_ITEM(k, p, f) { k, p, offsetof(CheckConfig, f) }
-static const ConfItem check_items[] = {
-        CHECK_ITEM("type", conf_parse_check_type, type),
-        CHECK_ITEM("interval", conf_parse_check_interval, interval),
-        CHECK_ITEM("timeout", conf_parse_check_interval, timeout),
-        CHECK_ITEM("critical", conf_parse_bool, critical),
-        CHECK_ITEM("rise", conf_parse_rise_fall, rise),
-        CHECK_ITEM("fall", conf_parse_rise_fall, fall),
-        CHECK_ITEM("url", conf_parse_url, url),
-        CHECK_ITEM("expect_status", conf_parse_http_status, expect_status),
-        CHECK_ITEM("expect_body", conf_parse_string, expect_body),
-        CHECK_ITEM("target", conf_parse_string, target),
-        CHECK_ITEM("host", conf_parse_string, host),
-        CHECK_ITEM("port", conf_parse_port, port),
-        CHECK_ITEM("user", conf_parse_string, user),
-        CHECK_ITEM("database", conf_parse_string, database),
-        CHECK_ITEM("secret", conf_parse_string, secret),
-        CHECK_ITEM("password_file", conf_parse_abs_path, password_file),
-        CHECK_ITEM("path", conf_parse_abs_path, path),
-        CHECK_ITEM("min_free", conf_parse_threshold, min_free),
-        CHECK_ITEM("min_free_inodes", conf_parse_threshold, min_free_inodes),
-        CHECK_ITEM("min_available", conf_parse_threshold, min_available),
-        CHECK_ITEM("unit", conf_parse_string, unit),
-        CHECK_ITEM("command", conf_parse_string, command),
-        {}
-};
-
+/* Items relative to the struct at offset in Config. */
 static const struct {
         const char *name;
         const ConfItem *items;
+        size_t offset;
 } plain_sections[] = {
-        { "health", health_items },
-        { "agent", agent_items },
-        { "imds", imds_items },
-        { "aws", aws_items },
-        { "logs", logs_items },
-        { "lifecycle", lifecycle_items },
+        { "health", NULL, offsetof(Config, health) },     /* health_conf_section */
+        { "agent", agent_items, 0 },
+        { "imds", imds_items, 0 },
+        { "aws", aws_items, 0 },
+        { "logs", logs_items, 0 },
+        { "lifecycle", lifecycle_items, 0 },
 };
 
 static const char *const service_names[_AWS_SERVICE_MAX] = {
@@ -176,121 +142,36 @@ static SecretConfig *secret_config_free(SecretConfig *s) {
         return mfree(s);
 }
 
-static const char *const check_type_names[_CHECK_TYPE_MAX] = {
-        [CHECK_HTTP] = "http", [CHECK_TCP] = "tcp", [CHECK_MYSQL] = "mysql", [CHECK_DISK] = "disk",
-        [CHECK_MEMORY] = "memory", [CHECK_UNIT] = "unit", [CHECK_EXEC] = "exec",
-};
-
-const char *check_type_to_string(CheckType t) {
-        return t >= 0 && t < _CHECK_TYPE_MAX ? check_type_names[t] : "invalid";
-}
-
-CheckType check_type_from_string(const char *s) {
-        for (CheckType t = 0; t < _CHECK_TYPE_MAX; t++)
-                if (streq_ptr(s, check_type_names[t]))
-                        return t;
-        return _CHECK_TYPE_INVALID;
-}
-
-int parse_threshold(const char *s, Threshold *ret) {
-        size_t l;
+/* Find or add [check.NAME], with the health layer's defaults. */
+static int check_get(Config *c, const char *name, CheckSettings **ret) {
+        const ConfSection *sec = &check_conf_section;
+        CheckSettings *k = conf_list_find(&c->checks, sec, name);
+        void **a;
         int r;
 
-        if (isempty(s))
-                return -EINVAL;
-        l = strlen(s);
-        if (s[l - 1] == '%') {
-                _cleanup_free_ char *n = strndup(s, l - 1);
-                unsigned p;
-                if (!n)
-                        return -ENOMEM;
-                r = parse_uint(n, 0, 100, &p);
-                if (r < 0)
-                        return r;
-                *ret = (Threshold) { .value = p, .percent = true, .set = true };
+        if (k) {
+                *ret = k;
                 return 0;
         }
-        r = parse_size(s, &ret->value);
-        if (r < 0)
-                return r;
-        ret->percent = false;
-        ret->set = true;
-        return 0;
-}
-
-static CheckConfig *check_config_free(CheckConfig *k) {
-        if (!k)
-                return NULL;
-        free(k->name);
-        free(k->url);
-        free(k->expect_body);
-        free(k->target);
-        free(k->host);
-        free(k->user);
-        free(k->database);
-        free(k->secret);
-        free(k->password_file);
-        free(k->path);
-        free(k->unit);
-        free(k->command);
-        return mfree(k);
-}
-
-static int check_config_new(const char *name, CheckConfig **ret) {
-        CheckConfig *k = calloc(1, sizeof(*k));
-
-        if (!k)
-                return -ENOMEM;
-        *k = (CheckConfig) {
-                .type = _CHECK_TYPE_INVALID,
-                .interval = 10 * USEC_PER_SEC,
-                .timeout = 2 * USEC_PER_SEC,
-                .critical = true,
-                .rise = 2,
-                .fall = 3,
-                .expect_status = 200,
-        };
-        k->name = strdup(name);
-        if (!k->name)
-                return check_config_free(k), -ENOMEM;
-        *ret = k;
-        return 0;
-}
-
-static int check_get(Config *c, const char *name, CheckConfig **ret) {
-        CheckConfig **a;
-        int r;
-
-        for (size_t i = 0; i < c->n_checks; i++)
-                if (streq(c->checks[i]->name, name)) {
-                        *ret = c->checks[i];
-                        return 0;
-                }
-        if (c->n_checks >= CHECK_MAX)
+        if (c->checks.n >= sec->max)
                 return -E2BIG;
-        a = realloc(c->checks, (c->n_checks + 1) * sizeof(*a));
+        a = realloc(c->checks.items, (c->checks.n + 1) * sizeof(void *));
         if (!a)
                 return -ENOMEM;
-        c->checks = a;
-        r = check_config_new(name, &c->checks[c->n_checks]);
-        if (r < 0)
-                return r;
-        *ret = c->checks[c->n_checks++];
-        return 0;
-}
-
-/* No [check.*] at all: php-fpm's ping through nginx, as the platform's
- * nginx site serves it (location = /fpm-ping). */
-static int add_default_check(Config *c) {
-        CheckConfig *k;
-        int r = check_get(c, "fpm", &k);
-
-        if (r < 0)
-                return r;
-        k->type = CHECK_HTTP;
-        if (free_and_strdup(&k->url, "http://127.0.0.1/fpm-ping") < 0 ||
-            free_and_strdup(&k->expect_body, "pong") < 0)
+        c->checks.items = a;
+        k = calloc(1, sizeof(*k));
+        if (!k)
                 return -ENOMEM;
+        r = sec->init(k);
+        if (r >= 0 && !(k->name = strdup(name)))
+                r = -ENOMEM;
+        if (r < 0) {
+                sec->done(k);
+                free(k);
+                return r;
+        }
+        c->checks.items[c->checks.n++] = k;
+        *ret = k;
         return 0;
 }
 
@@ -309,13 +190,11 @@ int config_new(Config **ret) {
         c->request_timeout = 30 * USEC_PER_SEC;
         c->max_response_size = 8ULL << 20;
         c->drain_timeout = 60 * USEC_PER_SEC;
-        c->health_max_connections = 128;
-        c->health_connection_timeout = 10 * USEC_PER_SEC;
-        c->health_default_check = true;
-        c->health_listen = strdup(HEALTH_DEFAULT_LISTEN);
+        if (health_settings_init(&c->health) < 0)
+                return config_free(c), -ENOMEM;
         c->control_socket = strdup(AGENTD_DEFAULT_CONTROL_SOCKET);
         c->state_dir = strdup(AGENTD_STATE_DIR);
-        if (!c->control_socket || !c->state_dir || !c->health_listen)
+        if (!c->control_socket || !c->state_dir)
                 return config_free(c), -ENOMEM;
         *ret = c;
         return 0;
@@ -334,10 +213,8 @@ Config *config_free(Config *c) {
         free(c->asg_name);
         free(c->launch_hook);
         free(c->terminate_hook);
-        free(c->health_listen);
-        for (size_t i = 0; i < c->n_checks; i++)
-                check_config_free(c->checks[i]);
-        free(c->checks);
+        health_settings_done(&c->health);
+        conf_list_free(&c->checks, &check_conf_section);
         for (size_t i = 0; i < c->n_secrets; i++)
                 secret_config_free(c->secrets[i]);
         free(c->secrets);
@@ -440,13 +317,13 @@ static int render_get_any(Config *c, const char *name, void **ret) {
         return render_get(c, name, (RenderConfig **) ret);
 }
 static int check_get_any(Config *c, const char *name, void **ret) {
-        return check_get(c, name, (CheckConfig **) ret);
+        return check_get(c, name, (CheckSettings **) ret);
 }
 
 static const NamedKind named_kinds[] = {
         { "secret", secret_items, 64, secret_get_any },
         { "render", render_items, 64, render_get_any },
-        { "check", check_items, CHECK_MAX, check_get_any },
+        { "check", NULL, CHECK_MAX, check_get_any },
 };
 
 /* [vars] takes any key (a template variable name); later files win. */
@@ -568,7 +445,8 @@ static int conf_ini_handler(void *user, const char *section, const char *key, co
 
         for (size_t i = 0; i < ELEMENTSOF(plain_sections); i++)
                 if (streq(section, plain_sections[i].name))
-                        return apply(st, plain_sections[i].items, st->config, section, key, value);
+                        return apply(st, plain_sections[i].items ?: health_conf_section.items,
+                                     (uint8_t *) st->config + plain_sections[i].offset, section, key, value);
 
         if (streq(section, "vars")) {
                 int r;
@@ -603,7 +481,7 @@ static int conf_ini_handler(void *user, const char *section, const char *key, co
                         return set_error(st, r, "[%s]: more than %zu [%s.*] sections", section, k->max, k->kind);
                 if (r < 0)
                         return set_error(st, r, "out of memory");
-                return apply(st, k->items, obj, section, key, value);
+                return apply(st, k->items ?: check_conf_section.items, obj, section, key, value);
         }
         set_error(st, -EINVAL, "unknown section [%s]", section);
         if (st->error_line == st->line)
@@ -654,67 +532,19 @@ int config_parse_file(Config *c, const char *filename, char **ret_error) {
         return 0;
 }
 
-/* What each check type needs; NULL when the check is complete. */
-static const char *check_config_missing(const CheckConfig *k) {
-        switch (k->type) {
-        case CHECK_HTTP:
-                return k->url ? NULL : "type=http needs url=";
-        case CHECK_TCP:
-                return k->target || k->secret ? NULL : "type=tcp needs target=HOST:PORT (or secret=NAME)";
-        case CHECK_MYSQL:
-                if (!k->secret && !(k->host && k->user))
-                        return "type=mysql needs secret=NAME, or host= and user= (with password_file=)";
-                return NULL;
-        case CHECK_DISK:
-                if (!k->path)
-                        return "type=disk needs path=";
-                return k->min_free.set || k->min_free_inodes.set ? NULL
-                                                                 : "type=disk needs min_free= or min_free_inodes=";
-        case CHECK_MEMORY:
-                return k->min_available.set ? NULL : "type=memory needs min_available=";
-        case CHECK_UNIT:
-                return k->unit ? NULL : "type=unit needs unit=";
-        case CHECK_EXEC:
-                return k->command ? NULL : "type=exec needs command=";
-        default:
-                return "type= is required (http, tcp, mysql, disk, memory, unit, exec)";
-        }
-}
+static bool secret_exists(const char *name, void *userdata) {
+        Config *c = userdata;
 
-static int verify_checks(Config *c, char **ret_error) {
-        for (size_t i = 0; i < c->n_checks; i++) {
-                const CheckConfig *k = c->checks[i];
-                const char *missing = check_config_missing(k);
-
-                if (!missing && k->timeout >= k->interval)
-                        missing = "timeout= must be shorter than interval=";
-                if (!missing && k->type == CHECK_TCP && k->target && parse_listen_address(k->target) < 0)
-                        missing = "target= is not HOST:PORT";
-                if (!missing && k->secret) {
-                        bool found = false;
-                        for (size_t j = 0; j < c->n_secrets; j++)
-                                found = found || streq(c->secrets[j]->name, k->secret);
-                        if (!found)
-                                missing = "secret= names no [secret.NAME] section";
-                }
-                if (!missing)
-                        continue;
-                if (ret_error && asprintf(ret_error, "[check.%s]: %s", k->name, missing) < 0)
-                        *ret_error = NULL;
-                return -EINVAL;
-        }
-        return 0;
+        for (size_t j = 0; j < c->n_secrets; j++)
+                if (streq(c->secrets[j]->name, name))
+                        return true;
+        return false;
 }
 
 int config_verify(Config *c, char **ret_error) {
         int k;
 
-        if (c->n_checks == 0 && c->health_default_check) {
-                k = add_default_check(c);
-                if (k < 0)
-                        return k;
-        }
-        k = verify_checks(c, ret_error);
+        k = health_settings_verify(&c->health, &c->checks, secret_exists, c, ret_error);
         if (k < 0)
                 return k;
         for (size_t i = 0; i < c->n_secrets; i++)

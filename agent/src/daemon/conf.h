@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "conf-parser.h"
+#include "health-settings.h"
 #include "macro.h"
 
 #define AGENTD_CONF_DIR "/etc/agentd"
@@ -33,61 +35,6 @@ typedef struct SecretConfig {
         char *version_stage;
         usec_t refresh;
 } SecretConfig;
-
-typedef enum CheckType {
-        CHECK_HTTP,
-        CHECK_TCP,
-        CHECK_MYSQL,
-        CHECK_DISK,
-        CHECK_MEMORY,
-        CHECK_UNIT,
-        CHECK_EXEC,
-        _CHECK_TYPE_MAX,
-        _CHECK_TYPE_INVALID = -1,
-} CheckType;
-
-/* A size or a percentage of a total: "512MiB", "10%". */
-typedef struct Threshold {
-        uint64_t value;         /* bytes (or inodes), or percent when .percent */
-        bool percent;
-        bool set;
-} Threshold;
-
-#define CHECK_MAX 32
-
-typedef struct CheckConfig {
-        char *name;             /* NAME of [check.NAME] */
-        CheckType type;
-        usec_t interval;
-        usec_t timeout;
-        bool critical;
-        unsigned rise, fall;
-        /* http */
-        char *url;
-        unsigned expect_status;
-        char *expect_body;
-        /* tcp */
-        char *target;
-        /* mysql (and tcp: host/port from secret= when target= is unset) */
-        char *host;
-        unsigned port;
-        char *user;
-        char *database;
-        char *secret;
-        char *password_file;
-        /* disk */
-        char *path;
-        Threshold min_free;
-        Threshold min_free_inodes;
-        /* memory */
-        Threshold min_available;
-        /* unit */
-        char *unit;
-        /* exec */
-        char *command;
-} CheckConfig;
-
-#define HEALTH_DEFAULT_LISTEN "127.0.0.1:8081, unix:/run/agentd/health.sock"
 
 typedef struct RenderConfig {
         char *name;             /* NAME of [render.NAME] */
@@ -137,14 +84,10 @@ typedef struct Config {
         usec_t drain_timeout;
 
         /* [health] */
-        char *health_listen;            /* comma-separated HOST:PORT, unix:PATH */
-        unsigned health_max_connections;
-        usec_t health_connection_timeout;
-        bool health_default_check;
+        HealthSettings health;
 
-        /* [check.NAME] */
-        CheckConfig **checks;
-        size_t n_checks;
+        /* [check.NAME]: CheckSettings items (check_conf_section) */
+        ConfList checks;
 
         /* [secret.NAME] */
         SecretConfig **secrets;
@@ -178,11 +121,6 @@ int config_load(const char *path, Config **ret, char **ret_error);
 int config_parse_file(Config *c, const char *filename, char **ret_error);
 /* Checks across keys, after all files. */
 int config_verify(Config *c, char **ret_error);
-
-const char *check_type_to_string(CheckType t);
-CheckType check_type_from_string(const char *s);
-/* "10%" or a size ("512MiB"); a bare number is bytes (or inodes). */
-int parse_threshold(const char *s, Threshold *ret);
 
 const char *aws_service_to_string(AwsService s);
 /* The SDK's service id for AWS_ENDPOINT_URL_<ID>, e.g. "SECRETS_MANAGER". */

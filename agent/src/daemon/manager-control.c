@@ -8,7 +8,7 @@
  * event, so answering at once is as safe as answering later.
  */
 
-#include "check.h"
+#include "check-set.h"
 #include "control.h"
 #include "json-util.h"
 #include "log.h"
@@ -88,7 +88,7 @@ static void on_check_done(Check *check, void *userdata) {
 static int on_check(ControlRequest *q, const cJSON *args, void *userdata) {
         Manager *m = userdata;
         const char *name = json_get_string_bounded(args, "name", 64);
-        Check *check = name ? checks_find(m, name) : NULL;
+        Check *check = name ? check_set_find(m->checks, name) : NULL;
         CheckRequest *k;
 
         if (!name) {
@@ -110,7 +110,7 @@ static int on_check(ControlRequest *q, const cJSON *args, void *userdata) {
                 return 0;
         }
         /* The run ends within its timeout (plus an exec check's kill grace). */
-        control_request_extend(q, check->config->timeout + 2 * USEC_PER_SEC);
+        control_request_extend(q, check->settings->timeout + 2 * USEC_PER_SEC);
         return 0;
 }
 

@@ -7,7 +7,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "aws.h"
-#include "check.h"
+#include "check-set.h"
 #include "control.h"
 #include "manager-control.h"
 #include "health.h"
@@ -75,22 +75,52 @@ void manager_unregister_component(Manager *m, Component *c) {
                 }
 }
 
+HealthAgentState manager_health_agent_state(Manager *m) {
+        switch (m->state) {
+        case MANAGER_RUNNING:
+                return HEALTH_AGENT_RUNNING;
+        case MANAGER_FAILED:
+                return HEALTH_AGENT_FAILED;
+        case MANAGER_STOPPING:
+                return HEALTH_AGENT_STOPPING;
+        default:
+                return HEALTH_AGENT_BOOTSTRAPPING;
+        }
+}
+
+/* The health server does not read the manager: it is told. */
+static void push_health(Manager *m) {
+        health_server_set_agent(m->health, manager_health_agent_state(m), m->draining, m->identity.instance_id);
+}
+
+int manager_collect_components(Manager *m, ComponentList *l) {
+        for (size_t i = 0; i < m->n_components; i++) {
+                int r = component_list_add(l, m->components[i]);
+                if (r < 0)
+                        return r;
+        }
+        return check_set_add_components(m->checks, l);
+}
+
 void manager_set_draining(Manager *m, bool draining) {
         if (m->draining == draining)
                 return;
         m->draining = draining;
         log_info("%s: /health now answers %s", draining ? "draining" : "back in service",
                  draining ? "503" : "from the checks");
-        health_server_refresh(m->health);
+        push_health(m);
 }
 
 int manager_health(Manager *m) {
+        _cleanup_(component_list_done) ComponentList l = {};
         int h = 0;
 
         if (m->state == MANAGER_FAILED)
                 return 2;
-        for (size_t i = 0; i < m->n_components; i++) {
-                Component *c = m->components[i];
+        if (manager_collect_components(m, &l) < 0)
+                return 2;
+        for (size_t i = 0; i < l.n; i++) {
+                Component *c = l.items[i];
                 if (c->state == COMPONENT_FAILED)
                         h = MAX(h, c->critical ? 2 : 1);
                 else if (c->state == COMPONENT_DEGRADED)
@@ -152,7 +182,7 @@ void manager_bootstrap_failed(Manager *m, const char *fmt, ...) {
         component_error(&m->core, COMPONENT_FAILED, "bootstrap failed at step %s: %s", step, buf);
         log_error("bootstrap failed at step %s: %s", step, buf);
         manager_set_status(m, "Failed at %s: %s", step, buf);
-        health_server_refresh(m->health);
+        push_health(m);
         notify_ready(m);
         run_ready_callbacks(m);
 }
@@ -164,7 +194,7 @@ static void bootstrap_complete(Manager *m) {
         m->ready_monotonic = now_usec(CLOCK_MONOTONIC);
         m->bootstrap_timer = sd_event_source_disable_unref(m->bootstrap_timer);
         component_set(&m->core, COMPONENT_OK, "running");
-        health_server_refresh(m->health);
+        push_health(m);
         log_info("ready after %s: instance %s in %s", format_duration(buf, sizeof(buf),
                  m->ready_monotonic - m->start_monotonic), m->identity.instance_id, strna(aws_client_region(m->aws)));
         manager_set_status(m, "Running: instance %s (%s), %s credentials", strna(m->identity.instance_id),
@@ -374,7 +404,7 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
         /* Out of service first: /health answers 503 from here on. */
         manager_set_draining(m, true);
         m->state = MANAGER_STOPPING;
-        health_server_refresh(m->health);
+        push_health(m);
         /* Drain hooks of later subsystems go here; with nothing queued we
          * can leave at once. */
         sd_event_exit(m->event, 0);
@@ -397,14 +427,17 @@ int manager_reload(Manager *m) {
         if (!streq_ptr(c->control_socket, m->config->control_socket) ||
             !streq_ptr(c->imds_endpoint, m->config->imds_endpoint))
                 log_notice("reload: control_socket and [imds] endpoint changes take effect on restart");
-        if (!streq_ptr(c->health_listen, m->config->health_listen))
+        if (!streq_ptr(c->health.listen, m->config->health.listen))
                 log_notice("reload: [health] listen= changes take effect on restart");
         /* Keep what is bound to the process; take everything else. */
         free_and_strdup(&c->control_socket, m->config->control_socket);
-        free_and_strdup(&c->health_listen, m->config->health_listen);
+        free_and_strdup(&c->health.listen, m->config->health.listen);
         Config *old = m->config;
         m->config = TAKE_PTR(c);
-        (void) checks_reload(m, old);
+        /* Before the old config goes: the checks point into it. */
+        if (m->checks && check_set_reload(m->checks, (CheckSettings *const *) m->config->checks.items,
+                                          m->config->checks.n) >= 0)
+                health_server_refresh(m->health);
         config_free(old);
         if (!m->log_level_from_cmdline && m->config->log_level >= 0)
                 log_set_max_level(m->config->log_level);
@@ -435,7 +468,6 @@ int manager_new(const char *config_path, Config *config, Manager **ret) {
         if (config_path && !(m->config_path = strdup(config_path)))
                 return log_oom();
         component_init(&m->core, "bootstrap", true);
-        m->check_secret_lookup = check_secret_lookup_secrets;
 
         r = sd_event_default(&m->event);
         if (r < 0)
@@ -473,7 +505,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         /* Users of the loop first, the loop last; the control server
          * after every subsystem that may still hold one of its requests. */
-        checks_free(m);
+        check_set_free(m->checks);
         health_server_free(m->health);
         identity_fetch_free(m->identity_fetch);
         renderer_free(m->renderer);
@@ -494,7 +526,27 @@ Manager *manager_free(Manager *m) {
 }
 
 static void on_ready_start_checks(Manager *m, void *userdata) {
-        (void) checks_start(m);
+        (void) check_set_start(m->checks);
+        health_server_refresh(m->health);
+}
+
+/* How checks get credentials of [secret.NAME]: not loaded (yet) → -ENOENT. */
+static int on_check_secret_lookup(void *userdata, const char *secret, const char *field, const char **ret) {
+        Manager *m = userdata;
+        int r;
+
+        if (!m->secrets)
+                return -ENOENT;
+        r = secrets_lookup(m->secrets, secret, field, ret, NULL);
+        return r == -EAGAIN ? -ENOENT : r;
+}
+
+/* A check sample: /health answers from the checks. */
+static void on_check_event(void *source, const AgentEvent *ev, void *userdata) {
+        Manager *m = userdata;
+
+        if (ev->type == CHECK_SET_EVENT_CHANGED)
+                health_server_refresh(m->health);
 }
 
 int manager_start(Manager *m) {
@@ -527,9 +579,15 @@ int manager_start(Manager *m) {
                 return r;
         /* A health address that cannot be bound fails the component, not
          * the agent: its status says why. */
-        r = health_server_new(m, &m->health);
+        r = check_set_new(m->event, m->glue, (CheckSettings *const *) m->config->checks.items, m->config->checks.n,
+                          &(CheckHooks) { .secret_lookup = on_check_secret_lookup, .userdata = m },
+                          on_check_event, m, &m->checks);
         if (r < 0)
                 return r;
+        r = health_server_new(m->event, &m->config->health, m->checks, &m->health);
+        if (r < 0)
+                return r;
+        push_health(m);
         r = manager_register_component(m, health_server_component(m->health));
         if (r >= 0)
                 r = manager_on_ready(m, on_ready_start_checks, NULL);

@@ -11,11 +11,12 @@
 #include <stdbool.h>
 #include <systemd/sd-event.h>
 
-#include "check.h"
+#include "check-set.h"
 #include "component.h"
 #include "conf.h"
 #include "identity.h"
 #include "curl-glue.h"
+#include "health.h"
 
 typedef struct Manager Manager;
 typedef struct Imds Imds;
@@ -63,12 +64,8 @@ struct Manager {
         ControlServer *control;
         HealthServer *health;
 
-        /* [check.NAME], started when bootstrap ends (check.h). */
-        Check **checks;
-        size_t n_checks;
-        /* How checks get credentials of [secret.NAME]; the secrets
-         * subsystem sets it, until then check_secret_lookup_none. */
-        CheckSecretLookup check_secret_lookup;
+        /* [check.NAME], started when bootstrap ends (check-set.h). */
+        CheckSet *checks;
         /* Taken out of service: /health answers 503 "draining". */
         bool draining;
 
@@ -114,6 +111,10 @@ void manager_set_draining(Manager *m, bool draining);
 void manager_set_status(Manager *m, const char *fmt, ...) _printf_(2, 3);
 /* Overall: 0 healthy, 1 degraded, 2 failed (agentctl's exit codes). */
 int manager_health(Manager *m);
+/* Every component: the registered ones, then one per check. */
+int manager_collect_components(Manager *m, ComponentList *l);
+/* m->state as the health server knows it. */
+HealthAgentState manager_health_agent_state(Manager *m);
 const char *manager_state_to_string(ManagerState s);
 
 /* Bootstrap progress, called by the steps themselves. */

@@ -27,6 +27,7 @@ static int add_versions(cJSON *agent) {
 
 int status_build(Manager *m, cJSON **ret) {
         _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
+        _cleanup_(component_list_done) ComponentList components = {};
         cJSON *agent, *ident = NULL, *comps, *boot, *steps, *sources;
         usec_t now = now_usec(CLOCK_MONOTONIC);
         int health = manager_health(m), r;
@@ -96,15 +97,17 @@ int status_build(Manager *m, cJSON **ret) {
 
         {
                 unsigned code;
-                const char *hs = health_status_compute(m->state, m->draining, m->checks, m->n_checks, &code);
+                size_t n;
+                Check *const *list = check_set_checks(m->checks, &n);
+                const char *hs = health_status_compute(manager_health_agent_state(m), m->draining, list, n, &code);
                 cJSON *checks, *h = cJSON_AddObjectToObject(o, "health");
                 if (!h || !cJSON_AddStringToObject(h, "status", hs) || !cJSON_AddNumberToObject(h, "http_status", code) ||
                     !cJSON_AddBoolToObject(h, "draining", m->draining) ||
                     !(checks = cJSON_AddArrayToObject(h, "checks")))
                         return -ENOMEM;
-                for (size_t i = 0; i < m->n_checks; i++) {
+                for (size_t i = 0; i < n; i++) {
                         cJSON *c;
-                        r = check_to_json(m->checks[i], &c);
+                        r = check_to_json(list[i], &c);
                         if (r < 0)
                                 return r;
                         cJSON_AddItemToArray(checks, c);
@@ -114,9 +117,12 @@ int status_build(Manager *m, cJSON **ret) {
         comps = cJSON_AddArrayToObject(o, "subsystems");
         if (!comps)
                 return -ENOMEM;
-        for (size_t i = 0; i < m->n_components; i++) {
+        r = manager_collect_components(m, &components);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < components.n; i++) {
                 cJSON *c;
-                r = component_to_json(m->components[i], &c);
+                r = component_to_json(components.items[i], &c);
                 if (r < 0)
                         return r;
                 cJSON_AddItemToArray(comps, c);

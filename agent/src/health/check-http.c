@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 #include "check.h"
-#include "manager.h"
 #include "http-request.h"
 
 /*
@@ -21,35 +20,35 @@ static void on_http_done(HttpRequest *req, int error, long status, void *userdat
         const char *body;
 
         if (error < 0) {
-                check_complete(c, CHECK_RESULT_FAIL, "GET %s: %s", c->config->url, http_request_error(req));
+                check_complete(c, CHECK_RESULT_FAIL, "GET %s: %s", c->settings->url, http_request_error(req));
                 return;
         }
-        if (status != (long) c->config->expect_status) {
-                check_complete(c, CHECK_RESULT_FAIL, "GET %s: HTTP %ld, expected %u", c->config->url, status,
-                               c->config->expect_status);
+        if (status != (long) c->settings->expect_status) {
+                check_complete(c, CHECK_RESULT_FAIL, "GET %s: HTTP %ld, expected %u", c->settings->url, status,
+                               c->settings->expect_status);
                 return;
         }
         body = http_request_body(req, NULL);
-        if (c->config->expect_body && !strstr(strempty(body), c->config->expect_body)) {
+        if (c->settings->expect_body && !strstr(strempty(body), c->settings->expect_body)) {
                 check_complete(c, CHECK_RESULT_FAIL, "GET %s: HTTP %ld, but the body does not contain \"%s\"",
-                               c->config->url, status, c->config->expect_body);
+                               c->settings->url, status, c->settings->expect_body);
                 return;
         }
-        check_complete(c, CHECK_RESULT_PASS, "GET %s: HTTP %ld", c->config->url, status);
+        check_complete(c, CHECK_RESULT_PASS, "GET %s: HTTP %ld", c->settings->url, status);
 }
 
 static int http_start(Check *c) {
         HttpRequest *req = NULL;
         int r;
 
-        r = http_request_new(c->manager->glue, "GET", c->config->url, &req);
+        r = http_request_new(c->glue, "GET", c->settings->url, &req);
         if (r < 0) {
                 check_complete(c, CHECK_RESULT_FAIL, "cannot create the request: %s", strerror(-r));
                 return r;
         }
         c->run = req;
         /* Our own timer ends the run; curl's is a backstop. */
-        http_request_set_timeouts(req, c->config->timeout, c->config->timeout + USEC_PER_SEC);
+        http_request_set_timeouts(req, c->settings->timeout, c->settings->timeout + USEC_PER_SEC);
         http_request_set_max_response(req, HTTP_CHECK_MAX_BODY);
         r = http_request_start(req, on_http_done, c);
         if (r < 0)

@@ -5,7 +5,6 @@
 #include <sys/epoll.h>
 
 #include "check.h"
-#include "manager.h"
 
 /*
  * type=mysql: connect and run `SELECT 1` with libmariadb's non-blocking API
@@ -89,7 +88,7 @@ static int wait_for(Check *c, int status) {
         if (q->io && q->io_fd != fd)
                 q->io = sd_event_source_disable_unref(q->io);
         if (!q->io) {
-                r = sd_event_add_io(c->manager->event, &q->io, fd, ev, on_mysql_io, c);
+                r = sd_event_add_io(c->event, &q->io, fd, ev, on_mysql_io, c);
                 if (r < 0)
                         return r;
                 q->io_fd = fd;
@@ -102,7 +101,7 @@ static int wait_for(Check *c, int status) {
         if (status & MYSQL_WAIT_TIMEOUT) {
                 usec_t t = (usec_t) mysql_get_timeout_value_ms(q->mysql) * USEC_PER_MSEC;
                 q->timer = sd_event_source_disable_unref(q->timer);
-                r = sd_event_add_time_relative(c->manager->event, &q->timer, CLOCK_MONOTONIC, t, 1,
+                r = sd_event_add_time_relative(c->event, &q->timer, CLOCK_MONOTONIC, t, 1,
                                                on_mysql_timer, c);
                 if (r < 0)
                         return r;
@@ -123,7 +122,7 @@ static int step(Check *c, int events) {
                 case STEP_CONNECT:
                         status = events ? mysql_real_connect_cont(&ret, q->mysql, events)
                                         : mysql_real_connect_start(&ret, q->mysql, q->host, q->user, q->password,
-                                                                   c->config->database, q->port, NULL, 0);
+                                                                   c->settings->database, q->port, NULL, 0);
                         if (status)
                                 break;
                         q->password = strwipe_free(q->password);
@@ -192,7 +191,7 @@ static int read_password(const char *path, char **ret) {
 
 static void on_resolved(Check *c, const struct sockaddr *sa, socklen_t len) {
         MysqlRun *q = c->run;
-        unsigned timeout = (unsigned) MAX(c->config->timeout / USEC_PER_SEC, 1);
+        unsigned timeout = (unsigned) MAX(c->settings->timeout / USEC_PER_SEC, 1);
         my_bool off = 0;
 
         if (sa->sa_family == AF_INET6)
@@ -214,7 +213,7 @@ static void on_resolved(Check *c, const struct sockaddr *sa, socklen_t len) {
 }
 
 static int mysql_start(Check *c) {
-        const CheckConfig *k = c->config;
+        const CheckSettings *k = c->settings;
         _cleanup_free_ char *host = NULL;
         MysqlRun *q;
         int r;
@@ -229,9 +228,9 @@ static int mysql_start(Check *c) {
         if (r >= 0) {
                 const char *u = k->user, *p = NULL;
                 if (k->secret && !k->user)
-                        r = c->manager->check_secret_lookup(c->manager, k->secret, "username", &u);
+                        r = check_secret_lookup(c, k->secret, "username", &u);
                 if (r >= 0 && k->secret && !k->password_file)
-                        r = c->manager->check_secret_lookup(c->manager, k->secret, "password", &p);
+                        r = check_secret_lookup(c, k->secret, "password", &p);
                 if (r >= 0 && !(q->user = strdup(strempty(u))))
                         r = -ENOMEM;
                 if (r >= 0 && p && !(q->password = strdup(p)))

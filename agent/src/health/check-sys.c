@@ -74,13 +74,13 @@ static int disk_start(Check *c) {
         struct statvfs st;
         CheckResult r;
 
-        if (statvfs(c->config->path, &st) < 0) {
-                check_complete(c, CHECK_RESULT_FAIL, "statvfs %s: %m", c->config->path);
+        if (statvfs(c->settings->path, &st) < 0) {
+                check_complete(c, CHECK_RESULT_FAIL, "statvfs %s: %m", c->settings->path);
                 return -errno;
         }
         r = check_disk_evaluate(st.f_frsize, st.f_blocks, st.f_bavail, st.f_files, st.f_favail,
-                                &c->config->min_free, &c->config->min_free_inodes, detail, sizeof(detail));
-        check_complete(c, r, "%s: %s", c->config->path, detail);
+                                &c->settings->min_free, &c->settings->min_free_inodes, detail, sizeof(detail));
+        check_complete(c, r, "%s: %s", c->settings->path, detail);
         return 0;
 }
 
@@ -131,7 +131,7 @@ static int memory_start(Check *c) {
                 check_complete(c, CHECK_RESULT_FAIL, "/proc/meminfo has no MemTotal or MemAvailable");
                 return -EBADMSG;
         }
-        check_complete(c, check_memory_evaluate(total, avail, &c->config->min_available, detail, sizeof(detail)),
+        check_complete(c, check_memory_evaluate(total, avail, &c->settings->min_available, detail, sizeof(detail)),
                        "%s", detail);
         return 0;
 }

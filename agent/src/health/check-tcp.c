@@ -6,7 +6,7 @@
 #include <sys/socket.h>
 
 #include "check.h"
-#include "manager.h"
+#include "socket-address.h"
 
 /*
  * type=tcp: a non-blocking connect() on the loop. A name (an Aurora
@@ -57,16 +57,17 @@ static void on_curl_resolved(CURL *easy, CURLcode result, void *userdata) {
 }
 
 void check_resolve_cancel(Check *c) {
+        c->resolve_host = mfree(c->resolve_host);
         if (!c->resolve_easy)
                 return;
-        curl_glue_remove(c->manager->glue, c->resolve_easy);
+        curl_glue_remove(c->glue, c->resolve_easy);
         curl_easy_cleanup(c->resolve_easy);
         c->resolve_easy = NULL;
 }
 
 int check_resolve(Check *c, const char *host, unsigned port, CheckResolved done) {
         struct sockaddr_storage ss = {};
-        char url[300];
+        _cleanup_free_ char *url = NULL;
         socklen_t len;
         CURL *easy;
         int r;
@@ -77,8 +78,11 @@ int check_resolve(Check *c, const char *host, unsigned port, CheckResolved done)
         }
         /* A name: libcurl's threaded resolver does the lookup off the loop
          * and connects (CONNECT_ONLY); we take the address it used. */
-        snprintf(c->resolve_host, sizeof(c->resolve_host), "%s", host);
-        snprintf(url, sizeof(url), "http://%s:%u/", host, port);
+        if (free_and_strdup(&c->resolve_host, host) < 0 || asprintf(&url, "http://%s:%u/", host, port) < 0) {
+                url = NULL;
+                check_complete(c, CHECK_RESULT_FAIL, "out of memory");
+                return -ENOMEM;
+        }
         easy = curl_easy_init();
         if (!easy) {
                 check_complete(c, CHECK_RESULT_FAIL, "out of memory");
@@ -90,9 +94,9 @@ int check_resolve(Check *c, const char *host, unsigned port, CheckResolved done)
         curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
         curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(easy, CURLOPT_NOPROXY, "*");
-        curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) MAX(c->config->timeout / USEC_PER_MSEC, 1));
+        curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) MAX(c->settings->timeout / USEC_PER_MSEC, 1));
         c->resolve_done = done;
-        r = curl_glue_add(c->manager->glue, easy, on_curl_resolved, c);
+        r = curl_glue_add(c->glue, easy, on_curl_resolved, c);
         if (r < 0) {
                 curl_easy_cleanup(easy);
                 check_complete(c, CHECK_RESULT_FAIL, "cannot resolve %s: %s", host, strerror(-r));
@@ -104,21 +108,21 @@ int check_resolve(Check *c, const char *host, unsigned port, CheckResolved done)
 
 /* host and port of a check: target=, else host=/port=, else secret=. */
 int check_endpoint(Check *c, char **ret_host, unsigned *ret_port, unsigned default_port) {
-        const CheckConfig *k = c->config;
+        const CheckSettings *k = c->settings;
         const char *h = NULL, *p = NULL;
         int r;
 
         if (k->target)
-                return check_split_host_port(k->target, ret_host, ret_port);
+                return host_port_split(k->target, ret_host, ret_port);
         if (k->host) {
                 *ret_port = k->port ?: default_port;
                 *ret_host = strdup(k->host);
                 return *ret_host ? 0 : -ENOMEM;
         }
-        r = c->manager->check_secret_lookup(c->manager, k->secret, "host", &h);
+        r = check_secret_lookup(c, k->secret, "host", &h);
         if (r < 0)
                 return r;
-        if (c->manager->check_secret_lookup(c->manager, k->secret, "port", &p) < 0 || !p ||
+        if (check_secret_lookup(c, k->secret, "port", &p) < 0 || !p ||
             sscanf(p, "%u", ret_port) != 1 || *ret_port == 0 || *ret_port > 65535)
                 *ret_port = k->port ?: default_port;
         *ret_host = strdup(h);
@@ -188,7 +192,7 @@ static void tcp_connect(Check *c, const struct sockaddr *sa, socklen_t len) {
                 check_complete(c, CHECK_RESULT_FAIL, "cannot connect to %s: %m", t->addr);
                 return;
         }
-        r = sd_event_add_io(c->manager->event, &t->io, t->fd, EPOLLOUT, on_connected, c);
+        r = sd_event_add_io(c->event, &t->io, t->fd, EPOLLOUT, on_connected, c);
         if (r < 0)
                 check_complete(c, CHECK_RESULT_FAIL, "cannot watch the socket: %s", strerror(-r));
 }
@@ -199,7 +203,7 @@ static int tcp_start(Check *c) {
         int r = check_endpoint(c, &host, &port, 3306);
 
         if (r == -ENOENT) {
-                check_complete(c, CHECK_RESULT_FAIL, "secret %s not loaded", c->config->secret);
+                check_complete(c, CHECK_RESULT_FAIL, "secret %s not loaded", c->settings->secret);
                 return r;
         }
         if (r < 0) {

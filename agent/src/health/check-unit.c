@@ -2,7 +2,6 @@
 #include <systemd/sd-bus.h>
 
 #include "check.h"
-#include "manager.h"
 
 /*
  * type=unit: is a systemd unit active? Two asynchronous calls on the system
@@ -35,17 +34,17 @@ static int on_active_state(sd_bus_message *reply, void *userdata, sd_bus_error *
         int r;
 
         if (e) {
-                check_complete(c, CHECK_RESULT_FAIL, "%s: cannot read ActiveState: %s", c->config->unit, e->message);
+                check_complete(c, CHECK_RESULT_FAIL, "%s: cannot read ActiveState: %s", c->settings->unit, e->message);
                 return 0;
         }
         r = sd_bus_message_read(reply, "v", "s", &state);
         if (r < 0) {
-                check_complete(c, CHECK_RESULT_FAIL, "%s: malformed ActiveState reply", c->config->unit);
+                check_complete(c, CHECK_RESULT_FAIL, "%s: malformed ActiveState reply", c->settings->unit);
                 return 0;
         }
         check_complete(c, streq(state, "active") ? CHECK_RESULT_PASS :
                           streq(state, "reloading") ? CHECK_RESULT_WARN : CHECK_RESULT_FAIL,
-                       "%s is %s", c->config->unit, state);
+                       "%s is %s", c->settings->unit, state);
         return 0;
 }
 
@@ -59,9 +58,9 @@ static int on_get_unit(sd_bus_message *reply, void *userdata, sd_bus_error *ret_
         u->slot = sd_bus_slot_unref(u->slot);
         if (e) {
                 if (sd_bus_error_has_name(e, "org.freedesktop.systemd1.NoSuchUnit"))
-                        check_complete(c, CHECK_RESULT_FAIL, "%s is not loaded", c->config->unit);
+                        check_complete(c, CHECK_RESULT_FAIL, "%s is not loaded", c->settings->unit);
                 else
-                        check_complete(c, CHECK_RESULT_FAIL, "%s: GetUnit failed: %s", c->config->unit, e->message);
+                        check_complete(c, CHECK_RESULT_FAIL, "%s: GetUnit failed: %s", c->settings->unit, e->message);
                 return 0;
         }
         r = sd_bus_message_read(reply, "o", &path);
@@ -70,7 +69,7 @@ static int on_get_unit(sd_bus_message *reply, void *userdata, sd_bus_error *ret_
                                              "org.freedesktop.DBus.Properties", "Get", on_active_state, c, "ss",
                                              "org.freedesktop.systemd1.Unit", "ActiveState");
         if (r < 0)
-                check_complete(c, CHECK_RESULT_FAIL, "%s: cannot ask for ActiveState: %s", c->config->unit,
+                check_complete(c, CHECK_RESULT_FAIL, "%s: cannot ask for ActiveState: %s", c->settings->unit,
                                strerror(-r));
         return 0;
 }
@@ -89,11 +88,11 @@ static int unit_start(Check *c) {
                 check_complete(c, CHECK_RESULT_FAIL, "no system bus: %s", strerror(-r));
                 return r;
         }
-        r = sd_bus_attach_event(u->bus, c->manager->event, 0);
+        r = sd_bus_attach_event(u->bus, c->event, 0);
         if (r >= 0)
                 r = sd_bus_call_method_async(u->bus, &u->slot, "org.freedesktop.systemd1",
                                              "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
-                                             "GetUnit", on_get_unit, c, "s", c->config->unit);
+                                             "GetUnit", on_get_unit, c, "s", c->settings->unit);
         if (r < 0) {
                 check_complete(c, CHECK_RESULT_FAIL, "system bus: %s", strerror(-r));
                 return r;

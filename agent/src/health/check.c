@@ -5,11 +5,8 @@
 #include <stdio.h>
 
 #include "check.h"
-#include "health.h"
-#include "log.h"
-#include "manager.h"
-#include "secrets.h"
 #include "json-util.h"
+#include "log.h"
 #include "parse-util.h"
 #include "time-util.h"
 
@@ -28,17 +25,10 @@ static const CheckVTable *const vtables[_CHECK_TYPE_MAX] = {
         [CHECK_EXEC] = &check_exec_vtable,
 };
 
-int check_secret_lookup_none(Manager *m, const char *secret, const char *field, const char **ret) {
-        return -ENOENT;
-}
-
-int check_secret_lookup_secrets(Manager *m, const char *secret, const char *field, const char **ret) {
-        int r;
-
-        if (!m->secrets)
+int check_secret_lookup(Check *c, const char *secret, const char *field, const char **ret) {
+        if (!c->hooks || !c->hooks->secret_lookup || !secret)
                 return -ENOENT;
-        r = secrets_lookup(m->secrets, secret, field, ret, NULL);
-        return r == -EAGAIN ? -ENOENT : r;
+        return c->hooks->secret_lookup(c->hooks->userdata, secret, field, ret);
 }
 
 bool check_counters_update(CheckCounters *k, bool passed, unsigned rise, unsigned fall) {
@@ -87,26 +77,6 @@ const char *check_status_string(const Check *c) {
         return check_state_to_string(c->counters.state);
 }
 
-int check_split_host_port(const char *s, char **ret_host, unsigned *ret_port) {
-        const char *colon, *h = s;
-        size_t hl;
-        int r;
-
-        if (parse_listen_address(s) < 0 || strncmp(s, "unix:", 5) == 0)
-                return -EINVAL;
-        colon = strrchr(s, ':');
-        hl = (size_t) (colon - s);
-        if (s[0] == '[') {
-                h++;
-                hl -= 2;
-        }
-        r = parse_uint(colon + 1, 1, 65535, ret_port);
-        if (r < 0)
-                return r;
-        *ret_host = strndup(h, hl);
-        return *ret_host ? 0 : -ENOMEM;
-}
-
 static void update_component(Check *c) {
         ComponentState s;
 
@@ -115,7 +85,7 @@ static void update_component(Check *c) {
                 s = c->last_result == CHECK_RESULT_PASS ? COMPONENT_OK : COMPONENT_DEGRADED;
                 break;
         case CHECK_STATE_FAILING:
-                s = c->config->critical ? COMPONENT_FAILED : COMPONENT_DEGRADED;
+                s = c->settings->critical ? COMPONENT_FAILED : COMPONENT_DEGRADED;
                 break;
         default:
                 s = COMPONENT_STARTING;
@@ -124,6 +94,16 @@ static void update_component(Check *c) {
                 component_set(&c->component, s, "%s: %s", check_status_string(c), c->detail);
         else
                 component_error(&c->component, s, "%s: %s", check_status_string(c), c->detail);
+}
+
+/* Each waiter leaves the list before its done() runs, which may free it. */
+static void wake_waiters(Check *c) {
+        CheckWaiter *w;
+
+        while ((w = c->waiters)) {
+                check_waiter_cancel(w);
+                w->done(c, w->userdata);
+        }
 }
 
 static void stop_run(Check *c) {
@@ -150,22 +130,19 @@ void check_complete(Check *c, CheckResult result, const char *fmt, ...) {
         c->last_run = now_usec(CLOCK_REALTIME);
         c->runs++;
         c->last_result = result;
-        changed = check_counters_update(&c->counters, result != CHECK_RESULT_FAIL, c->config->rise, c->config->fall);
+        changed = check_counters_update(&c->counters, result != CHECK_RESULT_FAIL, c->settings->rise, c->settings->fall);
         if (changed || (before == CHECK_RESULT_WARN) != (result == CHECK_RESULT_WARN))
                 c->since = c->last_run;
         if (changed)
                 log_full(c->counters.state == CHECK_STATE_FAILING ? LOG_WARNING : LOG_INFO,
-                         "check %s is now %s: %s", c->config->name, check_status_string(c), c->detail);
+                         "check %s is now %s: %s", c->settings->name, check_status_string(c), c->detail);
         else
-                log_debug("check %s: %s (%s)", c->config->name, c->detail, check_status_string(c));
+                log_debug("check %s: %s (%s)", c->settings->name, c->detail, check_status_string(c));
         update_component(c);
-        health_server_refresh(c->manager->health);
-
-        while (c->waiters) {
-                CheckWaiter *w = c->waiters;
-                check_waiter_cancel(w);
-                w->done(c, w->userdata);
-        }
+        /* The owner first (it refreshes /health), so a waiter's answer
+         * and /health agree. */
+        check_set_sample(c->set, c);
+        wake_waiters(c);
 }
 
 static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -178,7 +155,7 @@ static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
                 return 0;
         }
         check_complete(c, CHECK_RESULT_FAIL, "no answer within timeout=%s",
-                       format_duration(buf, sizeof(buf), c->config->timeout));
+                       format_duration(buf, sizeof(buf), c->settings->timeout));
         return 0;
 }
 
@@ -189,8 +166,8 @@ static int start_run(Check *c) {
                 return 0;
         c->running = true;
         c->run_started = now_usec(CLOCK_MONOTONIC);
-        r = sd_event_add_time(c->manager->event, &c->timeout_timer, CLOCK_MONOTONIC,
-                              c->run_started + c->config->timeout, 1, on_timeout, c);
+        r = sd_event_add_time(c->event, &c->timeout_timer, CLOCK_MONOTONIC,
+                              c->run_started + c->settings->timeout, 1, on_timeout, c);
         if (r < 0) {
                 check_complete(c, CHECK_RESULT_FAIL, "cannot arm timeout: %s", strerror(-r));
                 return r;
@@ -202,7 +179,7 @@ static int start_run(Check *c) {
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Check *c = userdata;
 
-        (void) sd_event_source_set_time(s, usec + c->config->interval);
+        (void) sd_event_source_set_time(s, usec + c->settings->interval);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
         (void) start_run(c);
         return 0;
@@ -210,7 +187,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 
 int check_schedule(Check *c, usec_t delay) {
         c->timer = sd_event_source_disable_unref(c->timer);
-        return sd_event_add_time_relative(c->manager->event, &c->timer, CLOCK_MONOTONIC, delay, 1, on_timer, c);
+        return sd_event_add_time_relative(c->event, &c->timer, CLOCK_MONOTONIC, delay, 1, on_timer, c);
 }
 
 int check_run_now(Check *c, CheckWaiter *w) {
@@ -230,11 +207,7 @@ int check_run_now(Check *c, CheckWaiter *w) {
                         return r;
         }
         w->check = c;
-        w->prev = NULL;
-        w->next = c->waiters;
-        if (c->waiters)
-                c->waiters->prev = w;
-        c->waiters = w;
+        LIST_PREPEND(waiters, c->waiters, w);
         return 0;
 }
 
@@ -243,13 +216,7 @@ void check_waiter_cancel(CheckWaiter *w) {
 
         if (!c)
                 return;
-        if (w->prev)
-                w->prev->next = w->next;
-        else
-                c->waiters = w->next;
-        if (w->next)
-                w->next->prev = w->prev;
-        w->next = w->prev = NULL;
+        LIST_REMOVE(waiters, c->waiters, w);
         w->check = NULL;
 }
 
@@ -258,9 +225,9 @@ int check_to_json(const Check *c, cJSON **ret) {
         char buf[64];
 
         if (!o ||
-            !cJSON_AddStringToObject(o, "name", c->config->name) ||
-            !cJSON_AddStringToObject(o, "type", check_type_to_string(c->config->type)) ||
-            !cJSON_AddBoolToObject(o, "critical", c->config->critical) ||
+            !cJSON_AddStringToObject(o, "name", c->settings->name) ||
+            !cJSON_AddStringToObject(o, "type", check_type_to_string(c->settings->type)) ||
+            !cJSON_AddBoolToObject(o, "critical", c->settings->critical) ||
             !cJSON_AddStringToObject(o, "status", check_status_string(c)) ||
             json_add_string_or_null(o, "result", c->runs == 0 ? NULL :
                                     c->last_result == CHECK_RESULT_PASS ? "pass" :
@@ -272,15 +239,15 @@ int check_to_json(const Check *c, cJSON **ret) {
                                     c->last_run ? format_rfc3339(buf, sizeof(buf), c->last_run) : NULL) < 0 ||
             !cJSON_AddNumberToObject(o, "consecutive_passes", c->counters.passes) ||
             !cJSON_AddNumberToObject(o, "consecutive_failures", c->counters.failures) ||
-            !cJSON_AddNumberToObject(o, "rise", c->config->rise) ||
-            !cJSON_AddNumberToObject(o, "fall", c->config->fall))
+            !cJSON_AddNumberToObject(o, "rise", c->settings->rise) ||
+            !cJSON_AddNumberToObject(o, "fall", c->settings->fall))
                 return -ENOMEM;
         *ret = TAKE_PTR(o);
         return 0;
 }
 
 static int on_component_json(const Component *comp, cJSON *obj) {
-        const Check *c = (const Check *) ((const char *) comp - offsetof(Check, component));
+        const Check *c = container_of(comp, const Check, component);
         cJSON *j;
         int r = check_to_json(c, &j);
 
@@ -290,147 +257,50 @@ static int on_component_json(const Component *comp, cJSON *obj) {
         return 0;
 }
 
-int check_new(Manager *m, const CheckConfig *config, Check **ret) {
+int check_new(CheckSet *set, sd_event *e, CurlGlue *glue, const CheckHooks *hooks, const CheckSettings *settings,
+              Check **ret) {
         _cleanup_(check_freep) Check *c = NULL;
 
         c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;
-        c->manager = m;
-        c->config = config;
-        c->vtable = vtables[config->type];
-        if (asprintf(&c->component_name, "check.%s", config->name) < 0) {
+        c->set = set;
+        c->event = e;
+        c->glue = glue;
+        c->hooks = hooks;
+        c->settings = settings;
+        c->vtable = vtables[settings->type];
+        if (asprintf(&c->component_name, "check.%s", settings->name) < 0) {
                 c->component_name = NULL;
                 return -ENOMEM;
         }
-        component_init(&c->component, c->component_name, config->critical);
+        component_init(&c->component, c->component_name, settings->critical);
         c->component.append_json = on_component_json;
         component_set(&c->component, COMPONENT_STARTING, "%s check, no result yet",
-                      check_type_to_string(config->type));
+                      check_type_to_string(settings->type));
         *ret = TAKE_PTR(c);
         return 0;
+}
+
+void check_take_state(Check *c, const Check *o) {
+        c->counters = o->counters;
+        c->last_result = o->last_result;
+        c->latency = o->latency;
+        c->last_run = o->last_run;
+        c->since = o->since;
+        c->runs = o->runs;
+        memcpy(c->detail, o->detail, sizeof(c->detail));
+        if (c->runs > 0)
+                update_component(c);
 }
 
 Check *check_free(Check *c) {
         if (!c)
                 return NULL;
-        while (c->waiters) {
-                CheckWaiter *w = c->waiters;
-                check_waiter_cancel(w);
-                w->done(c, w->userdata);
-        }
+        wake_waiters(c);
         stop_run(c);
         sd_event_source_disable_unref(c->timer);
         component_done(&c->component);
         free(c->component_name);
         return mfree(c);
-}
-
-Check *checks_find(Manager *m, const char *name) {
-        for (size_t i = 0; i < m->n_checks; i++)
-                if (streq(m->checks[i]->config->name, name))
-                        return m->checks[i];
-        return NULL;
-}
-
-static int build_set(Manager *m, Check ***ret, size_t *ret_n) {
-        Check **a;
-        size_t n = 0;
-        int r = 0;
-
-        a = calloc(MAX(m->config->n_checks, 1), sizeof(Check *));
-        if (!a)
-                return -ENOMEM;
-        for (size_t i = 0; i < m->config->n_checks && r >= 0; i++) {
-                r = check_new(m, m->config->checks[i], &a[n]);
-                if (r >= 0)
-                        n++;
-        }
-        if (r < 0) {
-                while (n > 0)
-                        check_free(a[--n]);
-                free(a);
-                return r;
-        }
-        *ret = a;
-        *ret_n = n;
-        return 0;
-}
-
-static int register_and_schedule(Manager *m) {
-        for (size_t i = 0; i < m->n_checks; i++) {
-                Check *c = m->checks[i];
-                int r = manager_register_component(m, &c->component);
-                if (r < 0)
-                        return log_error_errno(r, "cannot register check %s: too many subsystems",
-                                               c->config->name);
-                /* The first run at once (spread by a few ms): until a check
-                 * has a sample, /health cannot say the instance is healthy. */
-                r = check_schedule(c, i * USEC_PER_MSEC);
-                if (r < 0)
-                        return log_error_errno(r, "cannot arm the timer of check %s: %m", c->config->name);
-        }
-        return 0;
-}
-
-int checks_start(Manager *m) {
-        int r;
-
-        if (m->checks)
-                return 0;
-        r = build_set(m, &m->checks, &m->n_checks);
-        if (r < 0)
-                return log_error_errno(r, "cannot set up the checks: %m");
-        log_info("%zu check(s) configured", m->n_checks);
-        r = register_and_schedule(m);
-        health_server_refresh(m->health);
-        return r;
-}
-
-int checks_reload(Manager *m, Config *old) {
-        Check **fresh = NULL, **stale = m->checks;
-        size_t n_fresh = 0, n_stale = m->n_checks;
-        int r;
-
-        if (!stale)
-                return 0;       /* not started yet: checks_start() reads the new config */
-        r = build_set(m, &fresh, &n_fresh);
-        if (r < 0)
-                return log_error_errno(r, "reload: cannot rebuild the checks, keeping them: %m");
-        for (size_t i = 0; i < n_fresh; i++) {
-                Check *c = fresh[i];
-                for (size_t j = 0; j < n_stale; j++) {
-                        Check *o = stale[j];
-                        if (!o || !streq(o->config->name, c->config->name) || o->config->type != c->config->type)
-                                continue;
-                        c->counters = o->counters;
-                        c->last_result = o->last_result;
-                        c->latency = o->latency;
-                        c->last_run = o->last_run;
-                        c->since = o->since;
-                        c->runs = o->runs;
-                        memcpy(c->detail, o->detail, sizeof(c->detail));
-                        if (c->runs > 0)
-                                update_component(c);
-                }
-        }
-        for (size_t j = 0; j < n_stale; j++) {
-                manager_unregister_component(m, &stale[j]->component);
-                check_free(stale[j]);
-        }
-        free(stale);
-        m->checks = fresh;
-        m->n_checks = n_fresh;
-        r = register_and_schedule(m);
-        health_server_refresh(m->health);
-        return r;
-}
-
-void checks_free(Manager *m) {
-        for (size_t i = 0; i < m->n_checks; i++) {
-                manager_unregister_component(m, &m->checks[i]->component);
-                check_free(m->checks[i]);
-        }
-        m->checks = mfree(m->checks);
-        m->n_checks = 0;
 }

@@ -16,7 +16,11 @@
  * instance "degraded".
  *
  * The health server never runs a check: it serves what the last samples
- * left, rebuilt by health_server_refresh() whenever a sample arrives.
+ * left. The checks live in a CheckSet (check-set.h), which reports each
+ * sample to its owner; the manager then calls health_server_refresh().
+ *
+ * This header is the inside of the checks, for check*.c, the unit tests
+ * and `agentctl check` (check_run_now(), check_to_json()).
  */
 
 #include <stdbool.h>
@@ -24,10 +28,12 @@
 #include <systemd/sd-event.h>
 
 #include "component.h"
-#include "conf.h"
+#include "curl-glue.h"
+#include "health-settings.h"
+#include "list.h"
 
-typedef struct Manager Manager;
 typedef struct Check Check;
+typedef struct CheckSet CheckSet;
 
 typedef enum CheckResult {
         CHECK_RESULT_PASS,
@@ -51,12 +57,16 @@ typedef struct CheckCounters {
 
 /* Credentials of [check.NAME] secret=: the field ("username", "password",
  * "host", "port", "dbname") of the loaded secret NAME. *ret stays owned by
- * the secrets subsystem and is valid until the loop runs again. -ENOENT
- * when the secret is not loaded (yet). */
-typedef int (*CheckSecretLookup)(Manager *m, const char *secret, const char *field, const char **ret);
-int check_secret_lookup_none(Manager *m, const char *secret, const char *field, const char **ret);
-/* Through the secrets subsystem (secrets_lookup()); not loaded → -ENOENT. */
-int check_secret_lookup_secrets(Manager *m, const char *secret, const char *field, const char **ret);
+ * whoever answers and is valid until the loop runs again. -ENOENT when the
+ * secret is not loaded (yet). */
+typedef int (*CheckSecretLookup)(void *userdata, const char *secret, const char *field, const char **ret);
+
+/* What the checks need from outside the health layer; the manager fills
+ * it. A NULL secret_lookup means no secret is ever loaded. */
+typedef struct CheckHooks {
+        CheckSecretLookup secret_lookup;
+        void *userdata;
+} CheckHooks;
 
 /* A run of one type. start() returns 0 when the run is under way (or
  * already completed through check_complete()), or a negative errno after
@@ -77,14 +87,17 @@ typedef struct CheckWaiter {
         CheckWaiterDone done;
         void *userdata;
         Check *check;
-        struct CheckWaiter *next, *prev;
+        LIST_FIELDS(struct CheckWaiter, waiters);
 } CheckWaiter;
 
 #define CHECK_DETAIL_MAX 256
 
 struct Check {
-        Manager *manager;
-        const CheckConfig *config;      /* in m->config: checks are rebuilt on reload */
+        CheckSet *set;                  /* NULL in unit tests */
+        sd_event *event;
+        CurlGlue *glue;
+        const CheckHooks *hooks;        /* the set's */
+        const CheckSettings *settings;  /* the owner's config: checks are rebuilt on reload */
         char *component_name;
         Component component;
         const CheckVTable *vtable;
@@ -108,7 +121,7 @@ struct Check {
         /* Name resolution of the current run (check_resolve()). */
         void *resolve_easy;             /* CURL * */
         CheckResolved resolve_done;
-        char resolve_host[256];
+        char *resolve_host;
 };
 
 /* Pure: feeds one sample; returns true when the state changed. */
@@ -120,30 +133,28 @@ const char *check_state_to_string(CheckState s);
 /* "passing", "warning", "failing", "unknown": what /health shows. */
 const char *check_status_string(const Check *c);
 
-int check_new(Manager *m, const CheckConfig *config, Check **ret);
+/* For check-set.c: a check on the set's loop, glue and hooks. */
+int check_new(CheckSet *set, sd_event *e, CurlGlue *glue, const CheckHooks *hooks, const CheckSettings *settings,
+              Check **ret);
 Check *check_free(Check *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Check *, check_free);
+/* Takes over the results of a check of the same name and type (reload). */
+void check_take_state(Check *c, const Check *old);
 
 /* Arms the first run after `delay`. */
 int check_schedule(Check *c, usec_t delay);
-/* Runs now (or joins the run under way); w->done is called when it ends. */
+/* Runs now (or joins the run under way); w->done is called when it ends,
+ * never from inside this call. */
 int check_run_now(Check *c, CheckWaiter *w);
 void check_waiter_cancel(CheckWaiter *w);
 
 /* Called by the types, once per run. The detail is shown to people and in
  * /health: never put a secret in it. */
 void check_complete(Check *c, CheckResult result, const char *fmt, ...) _printf_(3, 4);
+/* Through c->hooks; -ENOENT when there is no lookup or no such secret. */
+int check_secret_lookup(Check *c, const char *secret, const char *field, const char **ret);
 
 int check_to_json(const Check *c, cJSON **ret);
-
-/* The set in m->checks, from m->config. checks_start() registers them
- * and runs each at once; checks_reload() rebuilds them from a new config
- * (call it before freeing the old one), keeping the state of a check whose
- * name and type did not change. */
-int checks_start(Manager *m);
-int checks_reload(Manager *m, Config *old);
-void checks_free(Manager *m);
-Check *checks_find(Manager *m, const char *name);
 
 /* Resolves host (numeric: at once) and calls done with the first address;
  * a failure completes the check. Cancelled by stop_run(). */
@@ -152,6 +163,9 @@ void check_resolve_cancel(Check *c);
 /* Where tcp and mysql connect: target=, else host=/port=, else the
  * secret's host/port fields. -ENOENT: the secret is not loaded. */
 int check_endpoint(Check *c, char **ret_host, unsigned *ret_port, unsigned default_port);
+
+/* check-set.c: a sample arrived (tells the set's owner). NULL-safe. */
+void check_set_sample(CheckSet *set, Check *c);
 
 /* The types. */
 extern const CheckVTable check_http_vtable, check_tcp_vtable, check_mysql_vtable, check_disk_vtable,
@@ -165,5 +179,3 @@ CheckResult check_disk_evaluate(uint64_t block_size, uint64_t blocks, uint64_t b
 /* Parses /proc/meminfo text: MemTotal and MemAvailable in bytes. */
 int check_meminfo_parse(const char *text, uint64_t *ret_total, uint64_t *ret_available);
 CheckResult check_memory_evaluate(uint64_t total, uint64_t available, const Threshold *min, char *detail, size_t n);
-/* "HOST:PORT", "[v6]:PORT" → host (caller frees) and port. */
-int check_split_host_port(const char *s, char **ret_host, unsigned *ret_port);

@@ -9,12 +9,13 @@
 #include <stdarg.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <systemd/sd-daemon.h>
 
 #include "health.h"
-#include "log.h"
-#include "manager.h"
 #include "json-util.h"
+#include "log.h"
+#include "socket-address.h"
 #include "time-util.h"
 
 /*
@@ -32,7 +33,7 @@
 
 typedef struct HealthDaemon {
         HealthServer *server;
-        HealthAddress addr;
+        SocketAddress addr;
         int fd;
         bool activated;         /* from systemd: not ours to unlink */
         struct MHD_Daemon *mhd;
@@ -41,7 +42,11 @@ typedef struct HealthDaemon {
 } HealthDaemon;
 
 struct HealthServer {
-        Manager *manager;
+        sd_event *event;
+        CheckSet *checks;
+        HealthAgentState agent_state;
+        bool draining;
+        char *instance_id;
         Component component;
         HealthDaemon daemons[HEALTH_MAX_LISTEN];
         size_t n_daemons;
@@ -51,19 +56,27 @@ struct HealthServer {
 
 static const char *const status_names[] = { "healthy", "degraded", "unhealthy", "draining", "bootstrapping" };
 
-const char *health_status_compute(int manager_state, bool draining, Check *const *checks, size_t n,
+const char *health_agent_state_to_string(HealthAgentState s) {
+        static const char *const names[_HEALTH_AGENT_STATE_MAX] = {
+                [HEALTH_AGENT_BOOTSTRAPPING] = "bootstrapping", [HEALTH_AGENT_RUNNING] = "running",
+                [HEALTH_AGENT_FAILED] = "failed", [HEALTH_AGENT_STOPPING] = "stopping",
+        };
+        return s < _HEALTH_AGENT_STATE_MAX ? names[s] : "unknown";
+}
+
+const char *health_status_compute(HealthAgentState state, bool draining, Check *const *checks, size_t n,
                                   unsigned *ret_code) {
-        bool degraded = false, unhealthy = manager_state == MANAGER_FAILED;
+        bool degraded = false, unhealthy = state == HEALTH_AGENT_FAILED;
 
         *ret_code = MHD_HTTP_SERVICE_UNAVAILABLE;
-        if (draining || manager_state == MANAGER_STOPPING)
+        if (draining || state == HEALTH_AGENT_STOPPING)
                 return status_names[3];
-        if (manager_state == MANAGER_BOOTSTRAPPING)
+        if (state == HEALTH_AGENT_BOOTSTRAPPING)
                 return status_names[4];
         for (size_t i = 0; i < n; i++) {
                 const Check *c = checks[i];
                 bool passing = c->counters.state == CHECK_STATE_PASSING;
-                if (c->config->critical && !passing)
+                if (c->settings->critical && !passing)
                         unhealthy = true;
                 else if (!passing || c->last_result == CHECK_RESULT_WARN)
                         degraded = true;
@@ -74,20 +87,22 @@ const char *health_status_compute(int manager_state, bool draining, Check *const
         return status_names[degraded ? 1 : 0];
 }
 
-int health_build_json(Manager *m, cJSON **ret, unsigned *ret_code) {
+static int build_json(HealthServer *s, cJSON **ret, unsigned *ret_code) {
         _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
+        size_t n;
+        Check *const *checks = check_set_checks(s->checks, &n);
         cJSON *arr;
 
         if (!o ||
-            !cJSON_AddStringToObject(o, "status", health_status_compute(m->state, m->draining, m->checks,
-                                                                        m->n_checks, ret_code)) ||
-            json_add_string_or_null(o, "instance_id", m->identity.instance_id) < 0 ||
-            !cJSON_AddStringToObject(o, "agent_state", manager_state_to_string(m->state)) ||
+            !cJSON_AddStringToObject(o, "status", health_status_compute(s->agent_state, s->draining, checks, n,
+                                                                        ret_code)) ||
+            json_add_string_or_null(o, "instance_id", s->instance_id) < 0 ||
+            !cJSON_AddStringToObject(o, "agent_state", health_agent_state_to_string(s->agent_state)) ||
             !(arr = cJSON_AddArrayToObject(o, "checks")))
                 return -ENOMEM;
-        for (size_t i = 0; i < m->n_checks; i++) {
+        for (size_t i = 0; i < n; i++) {
                 cJSON *c;
-                int r = check_to_json(m->checks[i], &c);
+                int r = check_to_json(checks[i], &c);
                 if (r < 0)
                         return r;
                 cJSON_AddItemToArray(arr, c);
@@ -117,7 +132,7 @@ void health_server_refresh(HealthServer *s) {
 
         if (!s)
                 return;
-        if (health_build_json(s->manager, &doc, &code) < 0 || !(body = cJSON_PrintUnformatted(doc)) ||
+        if (build_json(s, &doc, &code) < 0 || !(body = cJSON_PrintUnformatted(doc)) ||
             !(r = make_response(body, "application/json"))) {
                 /* Keep serving the previous answer rather than none. */
                 log_error("cannot rebuild the /health answer: out of memory");
@@ -230,14 +245,14 @@ static int bind_address(HealthDaemon *d) {
                 /* nginx's workers (www-data) connect: world-connectable, as
                  * the answer is public anyway. */
                 old = umask(0111);
-                r = bind(fd, (struct sockaddr *) &d->addr.sa, d->addr.sa_len);
+                r = bind(fd, (struct sockaddr *) &d->addr.sa, d->addr.len);
                 umask(old);
         } else {
                 (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
                 /* Inherited by accepted sockets: headers and body go out
                  * at once, no Nagle/delayed-ACK stall. */
                 (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-                r = bind(fd, (struct sockaddr *) &d->addr.sa, d->addr.sa_len);
+                r = bind(fd, (struct sockaddr *) &d->addr.sa, d->addr.len);
         }
         if (r < 0 || listen(fd, 128) < 0)
                 return -errno;
@@ -254,7 +269,7 @@ static int take_activated(HealthDaemon *d, int n_fds, bool *used) {
                         k = sd_is_socket_unix(fd, SOCK_STREAM, 1, ((struct sockaddr_un *) &d->addr.sa)->sun_path, 0);
                 else
                         k = sd_is_socket_sockaddr(fd, SOCK_STREAM, (struct sockaddr *) &d->addr.sa,
-                                                  d->addr.sa_len, 1);
+                                                  d->addr.len, 1);
                 if (k > 0) {
                         used[i] = true;
                         d->fd = fd;
@@ -266,17 +281,16 @@ static int take_activated(HealthDaemon *d, int n_fds, bool *used) {
         return 0;
 }
 
-static int daemon_start(HealthServer *s, HealthDaemon *d) {
-        const Config *c = s->manager->config;
+static int daemon_start(HealthServer *s, HealthDaemon *d, const HealthSettings *c) {
         const union MHD_DaemonInfo *info;
         int r;
 
         d->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
                                   MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
                                   MHD_OPTION_LISTEN_SOCKET, d->fd,
-                                  MHD_OPTION_CONNECTION_LIMIT, c->health_max_connections,
+                                  MHD_OPTION_CONNECTION_LIMIT, c->max_connections,
                                   MHD_OPTION_CONNECTION_TIMEOUT,
-                                  (unsigned) MAX(c->health_connection_timeout / USEC_PER_SEC, 1),
+                                  (unsigned) MAX(c->timeout / USEC_PER_SEC, 1),
                                   MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) HEALTH_MEMORY_LIMIT,
                                   MHD_OPTION_END);
         if (!d->mhd)
@@ -284,10 +298,10 @@ static int daemon_start(HealthServer *s, HealthDaemon *d) {
         info = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_EPOLL_FD);
         if (!info)
                 return -EINVAL;
-        r = sd_event_add_io(s->manager->event, &d->io, info->epoll_fd, EPOLLIN, on_io, d);
+        r = sd_event_add_io(s->event, &d->io, info->epoll_fd, EPOLLIN, on_io, d);
         if (r < 0)
                 return r;
-        r = sd_event_add_time_relative(s->manager->event, &d->timer, CLOCK_MONOTONIC, 0, 1, on_timer, d);
+        r = sd_event_add_time_relative(s->event, &d->timer, CLOCK_MONOTONIC, 0, 1, on_timer, d);
         if (r < 0)
                 return r;
         (void) sd_event_source_set_description(d->io, "health-mhd");
@@ -295,7 +309,7 @@ static int daemon_start(HealthServer *s, HealthDaemon *d) {
         return 0;
 }
 
-static int daemon_open(HealthServer *s, HealthDaemon *d, int n_fds, bool *used) {
+static int daemon_open(HealthServer *s, HealthDaemon *d, const HealthSettings *settings, int n_fds, bool *used) {
         int r = take_activated(d, n_fds, used);
 
         if (r == 0) {
@@ -303,7 +317,7 @@ static int daemon_open(HealthServer *s, HealthDaemon *d, int n_fds, bool *used) 
                 if (r < 0)
                         return log_error_errno(r, "cannot listen on %s: %m", d->addr.text);
         }
-        r = daemon_start(s, d);
+        r = daemon_start(s, d, settings);
         if (r < 0)
                 return log_error_errno(r, "cannot start the HTTP server on %s: %m", d->addr.text);
         log_debug("health endpoint on %s%s", d->addr.text, d->activated ? " (socket activation)" : "");
@@ -324,18 +338,19 @@ static void daemon_stop(HealthDaemon *d) {
         d->fd = -EBADF;
 }
 
-int health_server_new(Manager *m, HealthServer **ret) {
+int health_server_new(sd_event *e, const HealthSettings *settings, CheckSet *checks, HealthServer **ret) {
         _cleanup_(health_server_freep) HealthServer *s = NULL;
-        HealthAddress addrs[HEALTH_MAX_LISTEN];
+        SocketAddress addrs[HEALTH_MAX_LISTEN];
         bool used[64] = {};
         const char *bad = NULL;
-        char text[512] = "";
+        char text[HEALTH_MAX_LISTEN * (sizeof(addrs[0].text) + 2)] = "";
         int n, n_fds, failed = 0;
 
         s = calloc(1, sizeof(*s));
         if (!s)
                 return log_oom();
-        s->manager = m;
+        s->event = sd_event_ref(e);
+        s->checks = checks;
         component_init(&s->component, "health", true);
         s->live = make_response("{\"status\":\"alive\"}\n", "application/json");
         s->not_found = make_response("not found\n", "text/plain");
@@ -346,9 +361,9 @@ int health_server_new(Manager *m, HealthServer **ret) {
                 return log_oom();
         health_server_refresh(s);
 
-        n = health_listen_parse(m->config->health_listen, addrs, HEALTH_MAX_LISTEN, &bad);
-        if (n < 0)      /* conf.c validated it already */
-                return log_error_errno(n, "[health] listen=%s: invalid", m->config->health_listen);
+        n = socket_address_parse_listen_list(settings->listen, addrs, HEALTH_MAX_LISTEN, &bad);
+        if (n < 0)      /* the config parser validated it already */
+                return log_error_errno(n, "[health] listen=%s: invalid at '%s'", settings->listen, strna(bad));
         n_fds = sd_listen_fds(true);
         n_fds = CLAMP(n_fds, 0, (int) ELEMENTSOF(used));
         for (int i = 0; i < n_fds; i++)
@@ -356,7 +371,7 @@ int health_server_new(Manager *m, HealthServer **ret) {
         for (int i = 0; i < n; i++) {
                 HealthDaemon *d = &s->daemons[s->n_daemons++];
                 *d = (HealthDaemon) { .server = s, .addr = addrs[i], .fd = -EBADF };
-                if (daemon_open(s, d, n_fds, used) < 0) {
+                if (daemon_open(s, d, settings, n_fds, used) < 0) {
                         daemon_stop(d);
                         failed++;
                         continue;
@@ -387,9 +402,21 @@ HealthServer *health_server_free(HealthServer *s) {
                 if (responses[i])
                         MHD_destroy_response(responses[i]);
         component_done(&s->component);
+        free(s->instance_id);
+        sd_event_unref(s->event);
         return mfree(s);
 }
 
 Component *health_server_component(HealthServer *s) {
         return &s->component;
+}
+
+void health_server_set_agent(HealthServer *s, HealthAgentState state, bool draining, const char *instance_id) {
+        if (!s)
+                return;
+        s->agent_state = state;
+        s->draining = draining;
+        if (!streq_ptr(s->instance_id, instance_id) && free_and_strdup(&s->instance_id, instance_id) < 0)
+                log_oom();
+        health_server_refresh(s);
 }

@@ -15,40 +15,43 @@
  */
 
 #include <stdbool.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <cjson/cJSON.h>
+#include <systemd/sd-event.h>
 
-#include "check.h"
+#include "check-set.h"
 #include "component.h"
+#include "health-settings.h"
 
-typedef struct Manager Manager;
 typedef struct HealthServer HealthServer;
 
-#define HEALTH_MAX_LISTEN 8
 #define HEALTH_MEMORY_LIMIT (16U * 1024U)      /* per connection: request line and headers */
 
-typedef struct HealthAddress {
-        struct sockaddr_storage sa;
-        socklen_t sa_len;
-        bool is_unix;
-        char text[128];
-} HealthAddress;
+/* What the agent as a whole is doing, pushed by its owner (the manager). */
+typedef enum HealthAgentState {
+        HEALTH_AGENT_BOOTSTRAPPING,
+        HEALTH_AGENT_RUNNING,
+        HEALTH_AGENT_FAILED,            /* bootstrap gave up */
+        HEALTH_AGENT_STOPPING,
+        _HEALTH_AGENT_STATE_MAX,
+} HealthAgentState;
 
-/* "127.0.0.1:8081, unix:/run/agentd/health.sock, [::1]:8081": numeric
- * hosts only (binding happens at start, before any resolver). Returns the
- * number of addresses, or -EINVAL with *ret_bad pointing into the list. */
-int health_listen_parse(const char *list, HealthAddress *ret, size_t max, const char **ret_bad);
+const char *health_agent_state_to_string(HealthAgentState s);
 
-/* The instance status: "healthy" and "degraded" answer 200, the rest 503. */
-const char *health_status_compute(int manager_state, bool draining, Check *const *checks, size_t n,
+/* Pure: the instance status, "healthy" and "degraded" answer 200, the
+ * rest ("unhealthy", "draining", "bootstrapping") 503. */
+const char *health_status_compute(HealthAgentState state, bool draining, Check *const *checks, size_t n,
                                   unsigned *ret_code);
-/* The /health document. */
-int health_build_json(Manager *m, cJSON **ret, unsigned *ret_code);
 
-int health_server_new(Manager *m, HealthServer **ret);
+/* Binds every listen= address of s (or takes it from socket activation).
+ * An address that cannot be bound fails the component, not the call: its
+ * status says why. checks may be NULL (none); s is read here only. The
+ * agent starts "bootstrapping", not draining, without an instance id. */
+int health_server_new(sd_event *e, const HealthSettings *s, CheckSet *checks, HealthServer **ret);
 HealthServer *health_server_free(HealthServer *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(HealthServer *, health_server_free);
 Component *health_server_component(HealthServer *s);
-/* Rebuilds the cached /health answer; NULL-safe. */
+/* The owner's state; rebuilds the answer. NULL-safe. */
+void health_server_set_agent(HealthServer *s, HealthAgentState state, bool draining, const char *instance_id);
+/* Rebuilds the cached /health answer from the checks (call it after a
+ * sample, check_set_start() or check_set_reload()); NULL-safe. */
 void health_server_refresh(HealthServer *s);

@@ -156,26 +156,6 @@ int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret) {
         return 0;
 }
 
-int parse_listen_address(const char *s) {
-        const char *colon;
-        unsigned port;
-
-        if (isempty(s))
-                return -EINVAL;
-        if (strncmp(s, "unix:", 5) == 0)
-                return s[5] == '/' && strlen(s + 5) < 108 ? 0 : -EINVAL;
-        if (s[0] == '[') {
-                colon = strstr(s, "]:");
-                if (!colon)
-                        return -EINVAL;
-                colon++;
-        } else
-                colon = strrchr(s, ':');
-        if (!colon || colon == s)
-                return -EINVAL;
-        return parse_uint(colon + 1, 1, 65535, &port);
-}
-
 char *format_duration(char *buf, size_t n, usec_t u) {
         if (u == USEC_INFINITY)
                 snprintf(buf, n, "infinity");

@@ -17,8 +17,6 @@ int parse_duration(const char *s, usec_t *ret);
 int parse_size(const char *s, uint64_t *ret);
 int parse_bool(const char *s, bool *ret);
 int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret);
-/* "127.0.0.1:8081", "[::1]:80", "unix:/run/x.sock" syntax check only. */
-int parse_listen_address(const char *s);
 
 /* Writes e.g. "1h 5min 3s" or "250ms" into buf. */
 char *format_duration(char *buf, size_t n, usec_t u);
