@@ -9,7 +9,6 @@
 #include "conf-values.h"
 #include "conf.h"
 #include "log.h"
-#include "template.h"
 #include "parse-util.h"
 
 /* One parser per value syntax. They return 0 or a negative errno and fill
@@ -40,31 +39,4 @@ int conf_parse_region(const char *v, void *field, const char **reason) {
                         return -EINVAL;
                 }
         return conf_parse_string(v, field, reason);
-}
-
-int conf_parse_mode(const char *v, void *field, const char **reason) {
-        char *end;
-        long m;
-
-        errno = 0;
-        m = strtol(v, &end, 8);
-        if (isempty(v) || *end || errno || m < 0 || m > 07777) {
-                *reason = "not an octal file mode (example: 0640)";
-                return -EINVAL;
-        }
-        if (m & 0002) {
-                *reason = "world-writable modes are refused";
-                return -EINVAL;
-        }
-        *(int *) field = (int) m;
-        return 0;
-}
-
-int conf_parse_format(const char *v, void *field, const char **reason) {
-        static const char *const formats[] = { "nginx", "php-fpm", "env", "json", "raw" };
-        for (size_t i = 0; i < ELEMENTSOF(formats); i++)
-                if (streq(v, formats[i]))
-                        return conf_parse_string(v, field, reason);
-        *reason = "not a template format (nginx, php-fpm, env, json, raw)";
-        return -EINVAL;
 }

@@ -6,5 +6,3 @@
 int conf_parse_attempts(const char *v, void *field, const char **reason);
 int conf_parse_token_ttl(const char *v, void *field, const char **reason);
 int conf_parse_region(const char *v, void *field, const char **reason);
-int conf_parse_mode(const char *v, void *field, const char **reason);
-int conf_parse_format(const char *v, void *field, const char **reason);

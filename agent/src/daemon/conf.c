@@ -69,20 +69,6 @@ static const ConfItem secret_items[] = {
         {}
 };
 
-#define RENDER_ITEM(k, p, f) { k, p, offsetof(RenderConfig, f) }
-static const ConfItem render_items[] = {
-        RENDER_ITEM("template", conf_parse_string, template_path),
-        RENDER_ITEM("target", conf_parse_socket_path, target),
-        RENDER_ITEM("format", conf_parse_format, format),
-        RENDER_ITEM("mode", conf_parse_mode, mode),
-        RENDER_ITEM("owner", conf_parse_name, owner),
-        RENDER_ITEM("group", conf_parse_name, group),
-        RENDER_ITEM("validate", conf_parse_string, validate),
-        RENDER_ITEM("reload", conf_parse_unit, reload),
-        RENDER_ITEM("reload_command", conf_parse_string, reload_command),
-        {}
-};
-
 /* Items relative to the struct at offset in Config. */
 static const struct {
         const char *name;
@@ -118,18 +104,11 @@ const char *aws_service_env_id(AwsService s) {
         return s < _AWS_SERVICE_MAX ? service_env_ids[s] : NULL;
 }
 
-static RenderConfig *render_config_free(RenderConfig *r) {
+static RenderSettings *render_settings_free(RenderSettings *r) {
         if (!r)
                 return NULL;
+        render_settings_done(r);
         free(r->name);
-        free(r->template_path);
-        free(r->target);
-        free(r->format);
-        free(r->owner);
-        free(r->group);
-        free(r->validate);
-        free(r->reload);
-        free(r->reload_command);
         return mfree(r);
 }
 
@@ -219,7 +198,7 @@ Config *config_free(Config *c) {
                 secret_config_free(c->secrets[i]);
         free(c->secrets);
         for (size_t i = 0; i < c->n_renders; i++)
-                render_config_free(c->renders[i]);
+                render_settings_free(c->renders[i]);
         free(c->renders);
         for (size_t i = 0; i < c->n_vars; i++) {
                 free(c->var_names[i]);
@@ -276,15 +255,15 @@ static int secret_get(Config *c, const char *name, SecretConfig **ret) {
 /* inih reads lines through us, so we know the line of every callback, the
  * line of the current section header, and can refuse over-long lines
  * (inih would silently split them at INI_MAX_LINE). */
-static int render_get(Config *c, const char *name, RenderConfig **ret) {
-        RenderConfig *r, **a;
+static int render_get(Config *c, const char *name, RenderSettings **ret) {
+        RenderSettings *r, **a;
 
         for (size_t i = 0; i < c->n_renders; i++)
                 if (streq(c->renders[i]->name, name)) {
                         *ret = c->renders[i];
                         return 0;
                 }
-        if (c->n_renders >= 64)
+        if (c->n_renders >= render_conf_section.max)
                 return -E2BIG;
         a = realloc(c->renders, (c->n_renders + 1) * sizeof(*a));
         if (!a)
@@ -293,10 +272,10 @@ static int render_get(Config *c, const char *name, RenderConfig **ret) {
         r = calloc(1, sizeof(*r));
         if (!r)
                 return -ENOMEM;
-        r->mode = -1;
+        (void) render_conf_section.init(r);
         r->name = strdup(name);
         if (!r->name)
-                return render_config_free(r), -ENOMEM;
+                return render_settings_free(r), -ENOMEM;
         c->renders[c->n_renders++] = r;
         *ret = r;
         return 0;
@@ -314,7 +293,7 @@ static int secret_get_any(Config *c, const char *name, void **ret) {
         return secret_get(c, name, (SecretConfig **) ret);
 }
 static int render_get_any(Config *c, const char *name, void **ret) {
-        return render_get(c, name, (RenderConfig **) ret);
+        return render_get(c, name, (RenderSettings **) ret);
 }
 static int check_get_any(Config *c, const char *name, void **ret) {
         return check_get(c, name, (CheckSettings **) ret);
@@ -322,7 +301,7 @@ static int check_get_any(Config *c, const char *name, void **ret) {
 
 static const NamedKind named_kinds[] = {
         { "secret", secret_items, 64, secret_get_any },
-        { "render", render_items, 64, render_get_any },
+        { "render", NULL, RENDER_MAX, render_get_any },
         { "check", NULL, CHECK_MAX, check_get_any },
 };
 
@@ -481,7 +460,9 @@ static int conf_ini_handler(void *user, const char *section, const char *key, co
                         return set_error(st, r, "[%s]: more than %zu [%s.*] sections", section, k->max, k->kind);
                 if (r < 0)
                         return set_error(st, r, "out of memory");
-                return apply(st, k->items ?: check_conf_section.items, obj, section, key, value);
+                /* [render.*] and [check.*] own their tables. */
+                return apply(st, k->items ?: streq(k->kind, "render") ? render_conf_section.items : check_conf_section.items,
+                             obj, section, key, value);
         }
         set_error(st, -EINVAL, "unknown section [%s]", section);
         if (st->error_line == st->line)
@@ -554,22 +535,9 @@ int config_verify(Config *c, char **ret_error) {
                                 *ret_error = NULL;
                         return -EINVAL;
                 }
-        for (size_t i = 0; i < c->n_renders; i++) {
-                RenderConfig *r = c->renders[i];
-                const char *missing = isempty(r->template_path) ? "template=" : isempty(r->target) ? "target=" : NULL;
-                if (missing) {
-                        if (ret_error && asprintf(ret_error, "[render.%s]: %s is required", r->name, missing) < 0)
-                                *ret_error = NULL;
-                        return -EINVAL;
-                }
-                for (size_t j = 0; j < i; j++)
-                        if (streq(c->renders[j]->target, r->target)) {
-                                if (ret_error && asprintf(ret_error, "[render.%s] and [render.%s] both write %s",
-                                                          c->renders[j]->name, r->name, r->target) < 0)
-                                        *ret_error = NULL;
-                                return -EINVAL;
-                        }
-        }
+        k = render_settings_verify(c->renders, c->n_renders, ret_error);
+        if (k < 0)
+                return k;
         if (c->imds_timeout == 0 || c->request_timeout == 0 || c->connect_timeout == 0) {
                 if (ret_error && asprintf(ret_error, "timeouts must be greater than 0") < 0)
                         *ret_error = NULL;

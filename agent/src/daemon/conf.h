@@ -17,6 +17,7 @@
 #include "conf-parser.h"
 #include "health-settings.h"
 #include "macro.h"
+#include "render-settings.h"
 
 #define AGENTD_CONF_DIR "/etc/agentd"
 #define AGENTD_DEFAULT_CONTROL_SOCKET "/run/agentd/control.sock"
@@ -36,20 +37,6 @@ typedef struct SecretConfig {
         usec_t refresh;
 } SecretConfig;
 
-typedef struct RenderConfig {
-        char *name;             /* NAME of [render.NAME] */
-        char *template_path;
-        char *target;
-        char *format;           /* NULL: from the template's name */
-        int mode;               /* -1: 0640 if it uses a secret, else 0644 */
-        char *owner;
-        char *group;
-        char *validate;         /* command, "{}" → the staged file */
-        char *reload;           /* systemd unit, reloaded over D-Bus */
-        char *reload_command;   /* when systemd is not reachable */
-} RenderConfig;
-
-#define AGENTD_TEMPLATE_DIR "/usr/share/agentd/templates"
 #define AGENTD_STATE_DIR "/var/lib/agentd"
 
 typedef struct Config {
@@ -93,8 +80,8 @@ typedef struct Config {
         SecretConfig **secrets;
         size_t n_secrets;
 
-        /* [render.NAME] */
-        RenderConfig **renders;
+        /* [render.NAME] (render-settings.h) */
+        RenderSettings **renders;
         size_t n_renders;
 
         /* [vars]: free-form template variables vars.KEY */

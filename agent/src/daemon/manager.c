@@ -17,6 +17,7 @@
 #include "credentials.h"
 #include "imds.h"
 #include "log.h"
+#include "manager-vars.h"
 #include "manager.h"
 #include "parse-util.h"
 #include "time-util.h"
@@ -212,11 +213,13 @@ int manager_on_ready(Manager *m, ManagerReadyCallback cb, void *userdata) {
         return 0;
 }
 
-static void on_render_done(Manager *m, int error, const char *reason, void *userdata) {
+static void on_render_done(void *source, const AgentEvent *ev, void *userdata) {
+        Manager *m = userdata;
+
         if (m->state != MANAGER_BOOTSTRAPPING)
                 return;
-        if (error < 0) {
-                manager_bootstrap_failed(m, "%s", reason ?: strerror(-error));
+        if (ev->error < 0) {
+                manager_bootstrap_failed(m, "%s", ev->reason ?: strerror(-ev->error));
                 return;
         }
         manager_step_end(m);
@@ -229,7 +232,7 @@ static void bootstrap_render(Manager *m) {
         if (renderer_count(m->renderer) == 0)
                 return bootstrap_complete(m);
         manager_step_begin(m, "render");
-        r = renderer_request(m->renderer, NULL, on_render_done, NULL);
+        r = renderer_request(m->renderer, NULL, on_render_done, m);
         if (r < 0)
                 manager_bootstrap_failed(m, "cannot start rendering: %s", strerror(-r));
 }
@@ -280,13 +283,13 @@ static void on_credentials_ready(int error, void *userdata) {
 
 /* ---- control commands ---- */
 
-static void on_refresh_rendered(Manager *m, int error, const char *reason, void *userdata) {
+static void on_refresh_rendered(void *source, const AgentEvent *ev, void *userdata) {
         ControlRequest *q = userdata;
         cJSON *o = cJSON_CreateObject();
 
-        if (error < 0) {
+        if (ev->error < 0) {
                 cJSON_Delete(o);
-                return control_request_reply_error(q, "render failed: %s", strna(reason));
+                return control_request_reply_error(q, "render failed: %s", strna(ev->reason));
         }
         if (o)
                 cJSON_AddStringToObject(o, "result", "secrets refreshed, configuration up to date");
@@ -333,12 +336,12 @@ int manager_refresh(Manager *m, const char *secret, ControlRequest *q) {
         return r;
 }
 
-static void on_rolled_back(Manager *m, int error, const char *reason, void *userdata) {
+static void on_rolled_back(void *source, const AgentEvent *ev, void *userdata) {
         ControlRequest *q = userdata;
         cJSON *o;
 
-        if (error < 0)
-                return control_request_reply_error(q, "rolled back, but: %s", strna(reason));
+        if (ev->error < 0)
+                return control_request_reply_error(q, "rolled back, but: %s", strna(ev->reason));
         o = cJSON_CreateObject();
         if (o)
                 cJSON_AddStringToObject(o, "result", "rolled back to the previous version");
@@ -487,9 +490,19 @@ int manager_new(const char *config_path, Config *config, Manager **ret) {
         r = secrets_new(m, &m->secrets);
         if (r < 0)
                 return log_error_errno(r, "cannot set up secrets: %m");
-        r = renderer_new(m, &m->renderer);
+        RenderHooks hooks = manager_render_hooks(m);
+        r = renderer_new(m->event, m->config->renders, m->config->n_renders, m->config->state_dir, &hooks,
+                         &m->renderer);
         if (r < 0)
                 return log_error_errno(r, "cannot set up rendering: %m");
+        {
+                _cleanup_(component_list_done) ComponentList l = {};
+                r = renderer_add_components(m->renderer, &l);
+                for (size_t i = 0; r >= 0 && i < l.n; i++)
+                        r = manager_register_component(m, l.items[i]);
+                if (r < 0)
+                        return log_error_errno(r, "cannot register the render components: %m");
+        }
 
         if (manager_register_component(m, &m->core) < 0 ||
             manager_register_component(m, imds_component(m->imds)) < 0 ||

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <systemd/sd-bus.h>
 
+#include "list.h"
 #include "log.h"
-#include "manager.h"
 #include "process.h"
 #include "reload.h"
 
@@ -23,13 +23,13 @@ typedef struct Job {
         Process *process;
         sd_event_source *defer;
         sd_event_source *timeout;       /* systemd never reported the job's end */
-        ReloadDone done;
+        AgentCallback done;
         void *userdata;
-        struct Job *next;
+        LIST_FIELDS(struct Job, jobs);
 } Job;
 
 struct Reloader {
-        Manager *manager;
+        sd_event *event;
         sd_bus *bus;
         bool bus_failed;                /* no systemd here: use commands */
         bool subscribed;
@@ -43,13 +43,7 @@ struct Reloader {
 };
 
 static void job_free(Job *j) {
-        Reloader *r = j->owner;
-
-        for (Job **p = &r->jobs; *p; p = &(*p)->next)
-                if (*p == j) {
-                        *p = j->next;
-                        break;
-                }
+        LIST_REMOVE(jobs, j->owner->jobs, j);
         sd_bus_slot_unref(j->slot);
         process_cancel(j->process);
         sd_event_source_disable_unref(j->defer);
@@ -61,12 +55,14 @@ static void job_free(Job *j) {
 }
 
 static void job_finish(Job *j, int error, const char *reason) {
-        ReloadDone done = j->done;
+        AgentCallback done = j->done;
         void *userdata = j->userdata;
+        Reloader *r = j->owner;
 
         j->process = NULL;      /* finished processes free themselves */
         job_free(j);
-        done(error, reason, userdata);
+        agent_callback_invoke(done, r, &(AgentEvent) { .type = RELOAD_EVENT_DONE, .error = error, .reason = reason },
+                              userdata);
 }
 
 static void on_command_done(Process *p, const ProcessResult *res, void *userdata) {
@@ -94,7 +90,7 @@ static void run_command(Job *j, const char *why) {
         }
         if (j->unit)
                 log_info("%s; reloading %s with its command", why, j->unit);
-        r = process_spawn(j->owner->manager->event, j->command, &(ProcessOptions) { .timeout = RELOAD_TIMEOUT }, on_command_done, j, &j->process);
+        r = process_spawn(j->owner->event, j->command, &(ProcessOptions) { .timeout = RELOAD_TIMEOUT }, on_command_done, j, &j->process);
         if (r < 0) {
                 snprintf(reason, sizeof(reason), "cannot run reload command '%s': %s", j->command, strerror(-r));
                 job_finish(j, r, reason);
@@ -128,7 +124,7 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
                         job_ended(j, result);
                         j = r->jobs;
                 } else
-                        j = j->next;
+                        j = j->jobs_next;
         unsigned i = r->recent_next++ % RECENT_JOBS;
         free(r->recent[i].path);
         free(r->recent[i].result);
@@ -178,7 +174,7 @@ static int bus_connect(Reloader *r) {
                 return -EHOSTDOWN;
         k = sd_bus_open_system(&r->bus);
         if (k >= 0)
-                k = sd_bus_attach_event(r->bus, r->manager->event, SD_EVENT_PRIORITY_NORMAL);
+                k = sd_bus_attach_event(r->bus, r->event, SD_EVENT_PRIORITY_NORMAL);
         if (k >= 0)
                 k = sd_bus_match_signal_async(r->bus, NULL, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                                               "org.freedesktop.systemd1.Manager", "JobRemoved",
@@ -228,7 +224,7 @@ static int on_start(sd_event_source *s, void *userdata) {
         return 0;
 }
 
-int reloader_reload(Reloader *r, const char *unit, const char *command, ReloadDone done, void *userdata) {
+int reloader_reload(Reloader *r, const char *unit, const char *command, AgentCallback done, void *userdata) {
         Job *j;
         int k;
 
@@ -237,15 +233,15 @@ int reloader_reload(Reloader *r, const char *unit, const char *command, ReloadDo
         j = calloc(1, sizeof(*j));
         if (!j)
                 return -ENOMEM;
-        *j = (Job) { .owner = r, .done = done, .userdata = userdata, .next = r->jobs };
-        r->jobs = j;
+        *j = (Job) { .owner = r, .done = done, .userdata = userdata };
+        LIST_PREPEND(jobs, r->jobs, j);
         if ((unit && !(j->unit = strdup(unit))) || (command && !(j->command = strdup(command)))) {
                 job_free(j);
                 return -ENOMEM;
         }
-        k = sd_event_add_defer(r->manager->event, &j->defer, on_start, j);
+        k = sd_event_add_defer(r->event, &j->defer, on_start, j);
         if (k >= 0)
-                k = sd_event_add_time_relative(r->manager->event, &j->timeout, CLOCK_MONOTONIC,
+                k = sd_event_add_time_relative(r->event, &j->timeout, CLOCK_MONOTONIC,
                                                RELOAD_TIMEOUT + 5 * USEC_PER_SEC, USEC_PER_SEC, on_job_timeout, j);
         if (k < 0) {
                 job_free(j);
@@ -254,11 +250,11 @@ int reloader_reload(Reloader *r, const char *unit, const char *command, ReloadDo
         return 0;
 }
 
-int reloader_new(Manager *m, Reloader **ret) {
+int reloader_new(sd_event *e, Reloader **ret) {
         Reloader *r = calloc(1, sizeof(*r));
         if (!r)
                 return -ENOMEM;
-        r->manager = m;
+        r->event = sd_event_ref(e);
         *ret = r;
         return 0;
 }
@@ -273,5 +269,6 @@ Reloader *reloader_free(Reloader *r) {
                 free(r->recent[i].path);
                 free(r->recent[i].result);
         }
+        sd_event_unref(r->event);
         return mfree(r);
 }

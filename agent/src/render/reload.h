@@ -10,16 +10,22 @@
  * bus, or no systemd on it), the configured command runs instead.
  */
 
+#include <systemd/sd-event.h>
+
+#include "callback.h"
 #include "macro.h"
 
-typedef struct Manager Manager;
 typedef struct Reloader Reloader;
 
-typedef void (*ReloadDone)(int error, const char *reason, void *userdata);
+enum {
+        RELOAD_EVENT_DONE = 1,  /* error, reason (never a secret from us; a command's output may quote one) */
+};
 
-int reloader_new(Manager *m, Reloader **ret);
+int reloader_new(sd_event *e, Reloader **ret);
 Reloader *reloader_free(Reloader *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Reloader *, reloader_free);
 
-/* unit and/or command (at least one). done is always called, later. */
-int reloader_reload(Reloader *r, const char *unit, const char *command, ReloadDone done, void *userdata);
+/* unit and/or command (at least one). done gets RELOAD_EVENT_DONE once,
+ * always from the event loop, never from inside this call. Pending
+ * reloads are dropped, without callback, by reloader_free(). */
+int reloader_reload(Reloader *r, const char *unit, const char *command, AgentCallback done, void *userdata);

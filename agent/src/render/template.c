@@ -667,3 +667,21 @@ void template_names_free(char **names) {
                 free(*p);
         free(names);
 }
+
+int template_escape(TemplateFormat format, const char *value, size_t len, char **ret, size_t *ret_len) {
+        Buffer b = {};
+        const char *reason = NULL;
+        int r;
+
+        r = buffer_reserve(&b, len);
+        if (r >= 0)
+                r = escape_value(&b, format, value, len, &reason);
+        if (r < 0) {
+                buffer_wipe(&b);
+                return r;
+        }
+        *ret = b.data;
+        if (ret_len)
+                *ret_len = b.len;
+        return 0;
+}

@@ -130,3 +130,9 @@ int template_variables(const char *template_name, const char *text, size_t len,
                        char ***ret_names, size_t *ret_n, char **ret_error);
 
 void template_names_free(char **names);
+
+/* value (len bytes) as template_render() writes it into a file of this
+ * format: what a tool quoting that file (nginx -t, php-fpm -t) may print,
+ * so callers can redact it. -EINVAL if the format cannot hold the value.
+ * *ret is NUL-terminated and holds a secret: wipe it. */
+int template_escape(TemplateFormat format, const char *value, size_t len, char **ret, size_t *ret_len);

@@ -1,33 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <stdio.h>
-#include <unistd.h>
+#include <stdlib.h>
 
+#include "manager-vars.h"
 #include "manager.h"
-#include "render-vars.h"
 #include "secrets.h"
-
-#define PHP_CHILD_MIB 64UL
-#define PHP_RESERVE_MIB 768UL   /* nginx, agentd, the OS, page cache headroom */
-
-PmSizing render_pm_sizing(unsigned long mem_mib, unsigned long child_mib, unsigned long reserve_mib) {
-        unsigned long usable = mem_mib > reserve_mib ? mem_mib - reserve_mib : mem_mib / 4;
-        PmSizing p;
-
-        p.max_children = (unsigned) CLAMP(usable / MAX(child_mib, 1UL), 2UL, 256UL);
-        p.min_spare_servers = MAX(1U, p.max_children / 8);
-        p.max_spare_servers = MAX(p.min_spare_servers + 1, p.max_children / 4);
-        p.start_servers = CLAMP(p.min_spare_servers + (p.max_spare_servers - p.min_spare_servers) / 2,
-                                p.min_spare_servers, p.max_spare_servers);
-        return p;
-}
-
-static unsigned long memory_mib(void) {
-        long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
-        if (pages <= 0 || size <= 0)
-                return 0;
-        return (unsigned long) pages / 1024 * (unsigned long) size / 1024;
-}
 
 static int set_string(TemplateValue *ret, const char *s) {
         if (!s)
@@ -36,17 +13,7 @@ static int set_string(TemplateValue *ret, const char *s) {
         return 0;
 }
 
-/* Numbers are formatted into a per-name static slot: the value must stay
- * valid until the renderer copied it, which it does at once. */
-static int set_number(TemplateValue *ret, unsigned long n) {
-        static char buf[8][24];
-        static unsigned slot;
-        char *b = buf[slot++ % 8];
-        snprintf(b, sizeof(buf[0]), "%lu", n);
-        return set_string(ret, b);
-}
-
-int render_lookup(void *userdata, const char *name, TemplateValue *ret) {
+int manager_template_lookup(void *userdata, const char *name, TemplateValue *ret) {
         Manager *m = userdata;
         const Identity *id = &m->identity;
 
@@ -91,21 +58,30 @@ int render_lookup(void *userdata, const char *name, TemplateValue *ret) {
                 *ret = (TemplateValue) { .type = TEMPLATE_VALUE_STRING, .string = v, .length = len };
                 return 0;
         }
-        if (streq(name, "system.memory_mib"))
-                return set_number(ret, memory_mib());
-        if (streq(name, "system.cpus"))
-                return set_number(ret, (unsigned long) MAX(sysconf(_SC_NPROCESSORS_ONLN), 1L));
-        if (strncmp(name, "pm.", 3) == 0) {
-                PmSizing p = render_pm_sizing(memory_mib(), PHP_CHILD_MIB, PHP_RESERVE_MIB);
-                if (streq(name + 3, "max_children"))
-                        return set_number(ret, p.max_children);
-                if (streq(name + 3, "start_servers"))
-                        return set_number(ret, p.start_servers);
-                if (streq(name + 3, "min_spare_servers"))
-                        return set_number(ret, p.min_spare_servers);
-                if (streq(name + 3, "max_spare_servers"))
-                        return set_number(ret, p.max_spare_servers);
-                return -ENOENT;
-        }
         return -ENOENT;
+}
+
+int manager_foreach_secret(void *userdata, RenderRedactAdd add, void *ctx) {
+        Manager *m = userdata;
+        size_t max = m->config->n_secrets * SECRET_MAX_FIELDS, n = 0;
+        _cleanup_free_ const char **vals = NULL;
+        _cleanup_free_ size_t *lens = NULL;
+
+        for (size_t i = 0; i < m->config->n_secrets; i++) {
+                const char *v;
+                size_t l;
+                if (secrets_lookup(m->secrets, m->config->secrets[i]->name, NULL, &v, &l) >= 0)
+                        add(v, l, ctx);
+        }
+        /* Room for every field of every secret: no value is left out. */
+        if (max == 0)
+                return 0;
+        vals = calloc(max, sizeof(*vals));
+        lens = calloc(max, sizeof(*lens));
+        if (!vals || !lens)
+                return -ENOMEM;
+        secrets_redact_fields(m->secrets, vals, lens, &n, max);
+        for (size_t i = 0; i < n; i++)
+                add(vals[i], lens[i], ctx);
+        return 0;
 }
