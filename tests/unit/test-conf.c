@@ -57,9 +57,9 @@ static void test_empty_is_valid(void) {
                 return;
         CHECK_EQ_INT(c->n_sources, 0);
         CHECK_STREQ(c->control_socket, "/run/agentd/control.sock");
-        CHECK_EQ_INT(c->imds_boot_deadline, 240 * USEC_PER_SEC);
-        CHECK_EQ_INT(c->max_attempts, 5);
-        CHECK(c->imds_enabled);
+        CHECK_EQ_INT(c->imds.boot_deadline, 240 * USEC_PER_SEC);
+        CHECK_EQ_INT(c->aws.max_attempts, 5);
+        CHECK(c->imds.enabled);
         CHECK_EQ_INT(c->n_secrets, 0);
         config_free(c);
 }
@@ -96,9 +96,9 @@ static void test_values_and_dropins(void) {
                 return;
         CHECK_EQ_INT(c->log_level, 7);
         CHECK_EQ_INT(c->bootstrap_timeout, 2 * USEC_PER_MINUTE);
-        CHECK_STREQ(c->region, "eu-central-1");         /* the last drop-in wins */
-        CHECK_EQ_INT(c->max_attempts, 3);
-        CHECK_EQ_INT(c->max_response_size, 4 << 20);
+        CHECK_STREQ(c->aws.region, "eu-central-1");         /* the last drop-in wins */
+        CHECK_EQ_INT(c->aws.max_attempts, 3);
+        CHECK_EQ_INT(c->aws.max_response_size, 4 << 20);
         CHECK_EQ_INT(c->n_secrets, 1);
         CHECK_STREQ(c->secrets[0]->name, "db");
         CHECK_STREQ(c->secrets[0]->version_stage, "AWSCURRENT");
@@ -257,7 +257,7 @@ static void test_single_file_and_missing(void) {
         snprintf(p, sizeof(p), "%s/other.conf", dir);
         CHECK_EQ_INT(config_load(p, &c, &error), 0);
         if (c)
-                CHECK_STREQ(c->region, "ap-south-1");
+                CHECK_STREQ(c->aws.region, "ap-south-1");
         config_free(c);
         c = NULL;
         CHECK(config_load("/nonexistent/agentd", &c, &error) < 0);

@@ -26,29 +26,6 @@ static const ConfItem agent_items[] = {
         {}
 };
 
-static const ConfItem imds_items[] = {
-        ITEM("enabled", conf_parse_bool, imds_enabled),
-        ITEM("endpoint", conf_parse_url, imds_endpoint),
-        ITEM("boot_deadline", conf_parse_duration, imds_boot_deadline),
-        ITEM("timeout", conf_parse_duration, imds_timeout),
-        ITEM("token_ttl", conf_parse_token_ttl, imds_token_ttl),
-        {}
-};
-
-static const ConfItem aws_items[] = {
-        ITEM("region", conf_parse_region, region),
-        ITEM("endpoint_url", conf_parse_url, endpoint_url),
-        ITEM("endpoint_url_secretsmanager", conf_parse_url, service_endpoint_url[AWS_SERVICE_SECRETSMANAGER]),
-        ITEM("endpoint_url_logs", conf_parse_url, service_endpoint_url[AWS_SERVICE_LOGS]),
-        ITEM("endpoint_url_monitoring", conf_parse_url, service_endpoint_url[AWS_SERVICE_MONITORING]),
-        ITEM("endpoint_url_autoscaling", conf_parse_url, service_endpoint_url[AWS_SERVICE_AUTOSCALING]),
-        ITEM("max_attempts", conf_parse_attempts, max_attempts),
-        ITEM("connect_timeout", conf_parse_duration, connect_timeout),
-        ITEM("request_timeout", conf_parse_duration, request_timeout),
-        ITEM("max_response_size", conf_parse_size, max_response_size),
-        {}
-};
-
 static const ConfItem logs_items[] = {
         ITEM("log_group", conf_parse_string, log_group),
         {}
@@ -59,14 +36,6 @@ static const ConfItem lifecycle_items[] = {
         ITEM("launch_hook", conf_parse_string, launch_hook),
         ITEM("terminate_hook", conf_parse_string, terminate_hook),
         ITEM("drain_timeout", conf_parse_duration, drain_timeout),
-        {}
-};
-
-#define SECRET_ITEM(k, p, f) { k, p, offsetof(SecretConfig, f) }
-static const ConfItem secret_items[] = {
-        SECRET_ITEM("id", conf_parse_string, id),
-        SECRET_ITEM("version_stage", conf_parse_string, version_stage),
-        SECRET_ITEM("refresh", conf_parse_duration, refresh),
         {}
 };
 
@@ -119,38 +88,21 @@ static const ConfItem check_items[] = {
         {}
 };
 
+/* A subsystem's own section (conf-parser.h) fills the struct at `offset`
+ * in Config; the others are still tables of Config fields here. */
 static const struct {
         const char *name;
         const ConfItem *items;
+        const ConfSection *section;
+        size_t offset;
 } plain_sections[] = {
-        { "health", health_items },
-        { "agent", agent_items },
-        { "imds", imds_items },
-        { "aws", aws_items },
-        { "logs", logs_items },
-        { "lifecycle", lifecycle_items },
+        { "health", health_items, NULL, 0 },
+        { "agent", agent_items, NULL, 0 },
+        { "imds", NULL, &imds_conf_section, offsetof(Config, imds) },
+        { "aws", NULL, &aws_conf_section, offsetof(Config, aws) },
+        { "logs", logs_items, NULL, 0 },
+        { "lifecycle", lifecycle_items, NULL, 0 },
 };
-
-static const char *const service_names[_AWS_SERVICE_MAX] = {
-        [AWS_SERVICE_SECRETSMANAGER] = "secretsmanager",
-        [AWS_SERVICE_LOGS] = "logs",
-        [AWS_SERVICE_MONITORING] = "monitoring",
-        [AWS_SERVICE_AUTOSCALING] = "autoscaling",
-};
-static const char *const service_env_ids[_AWS_SERVICE_MAX] = {
-        [AWS_SERVICE_SECRETSMANAGER] = "SECRETS_MANAGER",
-        [AWS_SERVICE_LOGS] = "CLOUDWATCH_LOGS",
-        [AWS_SERVICE_MONITORING] = "CLOUDWATCH",
-        [AWS_SERVICE_AUTOSCALING] = "AUTO_SCALING",
-};
-
-const char *aws_service_to_string(AwsService s) {
-        return s < _AWS_SERVICE_MAX ? service_names[s] : NULL;
-}
-
-const char *aws_service_env_id(AwsService s) {
-        return s < _AWS_SERVICE_MAX ? service_env_ids[s] : NULL;
-}
 
 static RenderConfig *render_config_free(RenderConfig *r) {
         if (!r)
@@ -167,12 +119,11 @@ static RenderConfig *render_config_free(RenderConfig *r) {
         return mfree(r);
 }
 
-static SecretConfig *secret_config_free(SecretConfig *s) {
+static SecretSettings *secret_config_free(SecretSettings *s) {
         if (!s)
                 return NULL;
+        secret_settings_done(s);
         free(s->name);
-        free(s->id);
-        free(s->version_stage);
         return mfree(s);
 }
 
@@ -300,14 +251,8 @@ int config_new(Config **ret) {
                 return -ENOMEM;
         c->log_level = -1;
         c->bootstrap_timeout = 5 * USEC_PER_MINUTE;
-        c->imds_enabled = true;
-        c->imds_boot_deadline = 240 * USEC_PER_SEC;     /* as cloud-init on EC2 */
-        c->imds_timeout = 2 * USEC_PER_SEC;
-        c->imds_token_ttl = 21600;
-        c->max_attempts = 5;
-        c->connect_timeout = 5 * USEC_PER_SEC;
-        c->request_timeout = 30 * USEC_PER_SEC;
-        c->max_response_size = 8ULL << 20;
+        (void) imds_settings_init(&c->imds);
+        (void) aws_settings_init(&c->aws);
         c->drain_timeout = 60 * USEC_PER_SEC;
         c->health_max_connections = 128;
         c->health_connection_timeout = 10 * USEC_PER_SEC;
@@ -325,11 +270,8 @@ Config *config_free(Config *c) {
         if (!c)
                 return NULL;
         free(c->control_socket);
-        free(c->imds_endpoint);
-        free(c->region);
-        free(c->endpoint_url);
-        for (size_t i = 0; i < _AWS_SERVICE_MAX; i++)
-                free(c->service_endpoint_url[i]);
+        imds_settings_done(&c->imds);
+        aws_settings_done(&c->aws);
         free(c->log_group);
         free(c->asg_name);
         free(c->launch_hook);
@@ -369,15 +311,15 @@ static bool section_name_valid(const char *n) {
         return true;
 }
 
-static int secret_get(Config *c, const char *name, SecretConfig **ret) {
-        SecretConfig *s, **a;
+static int secret_get(Config *c, const char *name, SecretSettings **ret) {
+        SecretSettings *s, **a;
 
         for (size_t i = 0; i < c->n_secrets; i++)
                 if (streq(c->secrets[i]->name, name)) {
                         *ret = c->secrets[i];
                         return 0;
                 }
-        if (c->n_secrets >= 64)
+        if (c->n_secrets >= SECRET_SETTINGS_MAX)
                 return -E2BIG;
         a = realloc(c->secrets, (c->n_secrets + 1) * sizeof(*a));
         if (!a)
@@ -387,9 +329,7 @@ static int secret_get(Config *c, const char *name, SecretConfig **ret) {
         if (!s)
                 return -ENOMEM;
         s->name = strdup(name);
-        s->version_stage = strdup("AWSCURRENT");
-        s->refresh = 5 * USEC_PER_MINUTE;
-        if (!s->name || !s->version_stage)
+        if (secret_settings_init(s) < 0 || !s->name)
                 return secret_config_free(s), -ENOMEM;
         c->secrets[c->n_secrets++] = s;
         *ret = s;
@@ -428,13 +368,14 @@ static int render_get(Config *c, const char *name, RenderConfig **ret) {
 /* One row per kind of named section, [KIND.NAME]. */
 typedef struct NamedKind {
         const char *kind;
-        const ConfItem *items;
+        const ConfItem *items;          /* NULL: section->items */
+        const ConfSection *section;
         size_t max;
         int (*get)(Config *c, const char *name, void **ret);    /* find or add */
 } NamedKind;
 
 static int secret_get_any(Config *c, const char *name, void **ret) {
-        return secret_get(c, name, (SecretConfig **) ret);
+        return secret_get(c, name, (SecretSettings **) ret);
 }
 static int render_get_any(Config *c, const char *name, void **ret) {
         return render_get(c, name, (RenderConfig **) ret);
@@ -444,9 +385,9 @@ static int check_get_any(Config *c, const char *name, void **ret) {
 }
 
 static const NamedKind named_kinds[] = {
-        { "secret", secret_items, 64, secret_get_any },
-        { "render", render_items, 64, render_get_any },
-        { "check", check_items, CHECK_MAX, check_get_any },
+        { "secret", NULL, &secret_conf_section, SECRET_SETTINGS_MAX, secret_get_any },
+        { "render", render_items, NULL, 64, render_get_any },
+        { "check", check_items, NULL, CHECK_MAX, check_get_any },
 };
 
 /* [vars] takes any key (a template variable name); later files win. */
@@ -568,7 +509,8 @@ static int conf_ini_handler(void *user, const char *section, const char *key, co
 
         for (size_t i = 0; i < ELEMENTSOF(plain_sections); i++)
                 if (streq(section, plain_sections[i].name))
-                        return apply(st, plain_sections[i].items, st->config, section, key, value);
+                        return apply(st, plain_sections[i].items ?: plain_sections[i].section->items,
+                                     (uint8_t *) st->config + plain_sections[i].offset, section, key, value);
 
         if (streq(section, "vars")) {
                 int r;
@@ -603,7 +545,7 @@ static int conf_ini_handler(void *user, const char *section, const char *key, co
                         return set_error(st, r, "[%s]: more than %zu [%s.*] sections", section, k->max, k->kind);
                 if (r < 0)
                         return set_error(st, r, "out of memory");
-                return apply(st, k->items, obj, section, key, value);
+                return apply(st, k->items ?: k->section->items, obj, section, key, value);
         }
         set_error(st, -EINVAL, "unknown section [%s]", section);
         if (st->error_line == st->line)
@@ -717,13 +659,9 @@ int config_verify(Config *c, char **ret_error) {
         k = verify_checks(c, ret_error);
         if (k < 0)
                 return k;
-        for (size_t i = 0; i < c->n_secrets; i++)
-                if (isempty(c->secrets[i]->id)) {
-                        if (ret_error && asprintf(ret_error, "[secret.%s]: id= is required (a secret ARN or name)",
-                                                  c->secrets[i]->name) < 0)
-                                *ret_error = NULL;
-                        return -EINVAL;
-                }
+        k = secret_settings_verify(c->secrets, c->n_secrets, ret_error);
+        if (k < 0)
+                return k;
         for (size_t i = 0; i < c->n_renders; i++) {
                 RenderConfig *r = c->renders[i];
                 const char *missing = isempty(r->template_path) ? "template=" : isempty(r->target) ? "target=" : NULL;
@@ -740,12 +678,10 @@ int config_verify(Config *c, char **ret_error) {
                                 return -EINVAL;
                         }
         }
-        if (c->imds_timeout == 0 || c->request_timeout == 0 || c->connect_timeout == 0) {
-                if (ret_error && asprintf(ret_error, "timeouts must be greater than 0") < 0)
-                        *ret_error = NULL;
-                return -EINVAL;
-        }
-        return 0;
+        k = imds_settings_verify(&c->imds, ret_error);
+        if (k < 0)
+                return k;
+        return aws_settings_verify(&c->aws, ret_error);
 }
 
 static int conf_filter(const struct dirent *d) {

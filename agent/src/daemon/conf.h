@@ -14,25 +14,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "aws-settings.h"
 #include "macro.h"
 
 #define AGENTD_CONF_DIR "/etc/agentd"
 #define AGENTD_DEFAULT_CONTROL_SOCKET "/run/agentd/control.sock"
-
-typedef enum AwsService {
-        AWS_SERVICE_SECRETSMANAGER,
-        AWS_SERVICE_LOGS,
-        AWS_SERVICE_MONITORING,
-        AWS_SERVICE_AUTOSCALING,
-        _AWS_SERVICE_MAX,
-} AwsService;
-
-typedef struct SecretConfig {
-        char *name;             /* NAME of [secret.NAME] */
-        char *id;               /* ARN or name */
-        char *version_stage;
-        usec_t refresh;
-} SecretConfig;
 
 typedef enum CheckType {
         CHECK_HTTP,
@@ -112,21 +98,8 @@ typedef struct Config {
         usec_t bootstrap_timeout;
         char *state_dir;
 
-        /* [imds] */
-        bool imds_enabled;
-        char *imds_endpoint;
-        usec_t imds_boot_deadline;
-        usec_t imds_timeout;
-        unsigned imds_token_ttl;        /* seconds */
-
-        /* [aws] */
-        char *region;
-        char *endpoint_url;
-        char *service_endpoint_url[_AWS_SERVICE_MAX];
-        unsigned max_attempts;
-        usec_t connect_timeout;
-        usec_t request_timeout;
-        uint64_t max_response_size;
+        ImdsSettings imds;              /* [imds] */
+        AwsSettings aws;                /* [aws] */
 
         /* [logs], [lifecycle]: parsed and validated now; acted on by the log
          * shipping and lifecycle subsystems. */
@@ -147,7 +120,7 @@ typedef struct Config {
         size_t n_checks;
 
         /* [secret.NAME] */
-        SecretConfig **secrets;
+        SecretSettings **secrets;
         size_t n_secrets;
 
         /* [render.NAME] */
@@ -183,7 +156,3 @@ const char *check_type_to_string(CheckType t);
 CheckType check_type_from_string(const char *s);
 /* "10%" or a size ("512MiB"); a bare number is bytes (or inodes). */
 int parse_threshold(const char *s, Threshold *ret);
-
-const char *aws_service_to_string(AwsService s);
-/* The SDK's service id for AWS_ENDPOINT_URL_<ID>, e.g. "SECRETS_MANAGER". */
-const char *aws_service_env_id(AwsService s);

@@ -230,8 +230,19 @@ static void on_secret_changed(Manager *m, const char *name) {
                 (void) renderer_request(m->renderer, name, NULL, NULL);
 }
 
-static void on_credentials_ready(int error, void *userdata) {
+/* LOADED and CHANGED from the secrets subsystem. */
+static void on_secrets_event(void *source, const AgentEvent *ev, void *userdata) {
         Manager *m = userdata;
+
+        if (ev->type == SECRETS_EVENT_LOADED)
+                on_secrets_loaded(m, ev->error, ev->reason);
+        else if (ev->type == SECRETS_EVENT_CHANGED)
+                on_secret_changed(m, ev->name);
+}
+
+static void on_credentials_ready(void *source, const AgentEvent *ev, void *userdata) {
+        Manager *m = userdata;
+        int error = ev->error;
 
         if (m->state != MANAGER_BOOTSTRAPPING)
                 return;
@@ -244,7 +255,7 @@ static void on_credentials_ready(int error, void *userdata) {
         if (secrets_count(m->secrets) == 0)
                 return bootstrap_render(m);
         manager_step_begin(m, "secrets");
-        (void) secrets_start(m->secrets, on_secrets_loaded, on_secret_changed);
+        (void) secrets_start(m->secrets);
 }
 
 /* ---- control commands ---- */
@@ -262,8 +273,11 @@ static void on_refresh_rendered(Manager *m, int error, const char *reason, void 
         control_request_reply(q, o);
 }
 
-static void on_refreshed(Manager *m, int error, const char *reason) {
+static void on_refreshed(void *source, const AgentEvent *ev, void *userdata) {
+        Manager *m = userdata;
         ControlRequest *q = m->pending_refresh;
+        int error = ev->error;
+        const char *reason = ev->reason;
 
         m->pending_refresh = NULL;
         if (!q)
@@ -296,7 +310,7 @@ int manager_refresh(Manager *m, const char *secret, ControlRequest *q) {
                 return renderer_request(m->renderer, NULL, on_refresh_rendered, q);
         }
         m->pending_refresh = q;
-        r = secrets_refresh_now(m->secrets, secret, on_refreshed);
+        r = secrets_refresh_now(m->secrets, secret, on_refreshed, m);
         if (r < 0)
                 m->pending_refresh = NULL;
         return r;
@@ -320,14 +334,28 @@ int manager_rollback(Manager *m, const char *name, ControlRequest *q) {
         return renderer_rollback(m->renderer, name, on_rolled_back, q);
 }
 
-static void on_identity_done(Manager *m, int error, const char *reason) {
+static void on_identity_event(void *source, const AgentEvent *ev, void *userdata) {
+        Manager *m = userdata;
         int r;
 
+        if (ev->type == IDENTITY_EVENT_RETRYING) {
+                manager_extend_timeout(m, ev->usec);
+                return;
+        }
+        if (ev->error >= 0) {
+                identity_done(&m->identity);
+                (void) identity_fetch_take(m->identity_fetch, &m->identity);
+        }
         m->identity_fetch = identity_fetch_free(m->identity_fetch);
         if (m->state != MANAGER_BOOTSTRAPPING)
                 return;
-        if (error < 0) {
-                manager_bootstrap_failed(m, "%s", strna(reason));
+        if (ev->error < 0) {
+                manager_bootstrap_failed(m, "%s", strna(ev->reason));
+                return;
+        }
+        if (credentials_set_role(m->credentials, m->identity.role) < 0 ||
+            aws_client_set_fallback_region(m->aws, m->identity.region) < 0) {
+                manager_bootstrap_failed(m, "out of memory");
                 return;
         }
         manager_step_end(m);
@@ -394,7 +422,7 @@ int manager_reload(Manager *m) {
                 return r;
         }
         if (!streq_ptr(c->control_socket, m->config->control_socket) ||
-            !streq_ptr(c->imds_endpoint, m->config->imds_endpoint))
+            !streq_ptr(c->imds.endpoint, m->config->imds.endpoint))
                 log_notice("reload: control_socket and [imds] endpoint changes take effect on restart");
         if (!streq_ptr(c->health_listen, m->config->health_listen))
                 log_notice("reload: [health] listen= changes take effect on restart");
@@ -403,6 +431,8 @@ int manager_reload(Manager *m) {
         free_and_strdup(&c->health_listen, m->config->health_listen);
         Config *old = m->config;
         m->config = TAKE_PTR(c);
+        imds_set_settings(m->imds, &m->config->imds);
+        aws_client_set_settings(m->aws, &m->config->aws);
         (void) checks_reload(m, old);
         config_free(old);
         if (!m->log_level_from_cmdline && m->config->log_level >= 0)
@@ -442,16 +472,17 @@ int manager_new(const char *config_path, Config *config, Manager **ret) {
         r = curl_glue_new(m->event, &m->glue);
         if (r < 0)
                 return log_error_errno(r, "cannot set up libcurl: %m");
-        r = imds_new(m, &m->imds);
+        r = imds_new(m->event, m->glue, &m->config->imds, &m->imds);
         if (r < 0)
                 return r;
-        r = credentials_new(m, &m->credentials);
+        r = credentials_new(m->event, m->imds, &m->credentials);
         if (r < 0)
                 return log_oom();
-        r = aws_client_new(m, &m->aws);
+        r = aws_client_new(m->event, m->glue, m->credentials, &m->config->aws, &m->aws);
         if (r < 0)
                 return log_oom();
-        r = secrets_new(m, &m->secrets);
+        r = secrets_new(m->event, m->aws, m->config->secrets, m->config->n_secrets, on_secrets_event, m,
+                        &m->secrets);
         if (r < 0)
                 return log_error_errno(r, "cannot set up secrets: %m");
         r = renderer_new(m, &m->renderer);
@@ -463,6 +494,15 @@ int manager_new(const char *config_path, Config *config, Manager **ret) {
             manager_register_component(m, credentials_component(m->credentials)) < 0 ||
             manager_register_component(m, aws_client_component(m->aws)) < 0)
                 return -E2BIG;
+        {
+                ComponentList l = {};
+                r = secrets_add_components(m->secrets, &l);
+                for (size_t i = 0; r >= 0 && i < l.n; i++)
+                        r = manager_register_component(m, l.items[i]);
+                component_list_done(&l);
+                if (r < 0)
+                        return log_error_errno(r, "cannot register the secrets' components: %m");
+        }
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -541,11 +581,11 @@ int manager_start(Manager *m) {
 
         m->state = MANAGER_BOOTSTRAPPING;
         manager_step_begin(m, "identity");
-        if (!m->config->imds_enabled) {
+        if (!m->config->imds.enabled) {
                 manager_bootstrap_failed(m, "[imds] enabled=no, and no other identity source exists");
                 return 0;
         }
-        r = identity_fetch_start(m, on_identity_done, &m->identity_fetch);
+        r = identity_fetch_new(m->event, m->imds, &m->config->imds, on_identity_event, m, &m->identity_fetch);
         if (r < 0)
                 return log_error_errno(r, "cannot start identity fetch: %m");
         return 0;

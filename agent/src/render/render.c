@@ -135,21 +135,44 @@ void render_redact(char *buf, const char *const *secrets, const size_t *lengths,
         }
 }
 
-/* Every loaded secret value of this manager, for redaction. */
-static void redact_secrets(Manager *m, char *buf) {
-        const char *vals[256];
-        size_t lens[256], n = 0;
+/* Every loaded secret value, for redaction: as many as there are. */
+typedef struct RedactValues {
+        const char **vals;
+        size_t *lens;
+        size_t n, allocated;
+        bool oom;
+} RedactValues;
 
-        for (size_t i = 0; i < m->config->n_secrets && n < ELEMENTSOF(vals); i++) {
-                const char *name = m->config->secrets[i]->name, *v;
-                size_t l;
-                if (secrets_lookup(m->secrets, name, NULL, &v, &l) >= 0) {
-                        vals[n] = v;
-                        lens[n++] = l;
+static void collect_value(const char *v, size_t len, void *userdata) {
+        RedactValues *rv = userdata;
+
+        if (rv->n == rv->allocated) {
+                size_t a = MAX(rv->allocated * 2, 16);
+                const char **vals = realloc(rv->vals, a * sizeof(*vals));
+                if (vals)
+                        rv->vals = vals;
+                size_t *lens = vals ? realloc(rv->lens, a * sizeof(*lens)) : NULL;
+                if (!lens) {
+                        rv->oom = true;
+                        return;
                 }
+                rv->lens = lens;
+                rv->allocated = a;
         }
-        secrets_redact_fields(m->secrets, vals, lens, &n, ELEMENTSOF(vals));
-        render_redact(buf, vals, lens, n);
+        rv->vals[rv->n] = v;
+        rv->lens[rv->n++] = len;
+}
+
+static void redact_secrets(Manager *m, char *buf) {
+        RedactValues rv = {};
+
+        secrets_foreach_value(m->secrets, collect_value, &rv);
+        render_redact(buf, rv.vals, rv.lens, rv.n);
+        if (rv.oom)
+                /* Never show output we could not fully redact. */
+                strcpy(buf, "(output withheld: out of memory while redacting secrets)");
+        free(rv.vals);
+        free(rv.lens);
 }
 
 static int read_file(const char *path, size_t max, char **ret, size_t *ret_len) {
