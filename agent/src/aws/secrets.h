@@ -26,12 +26,10 @@
 #include "aws.h"
 #include "callback.h"
 #include "component.h"
+#include "secret-value.h"
 
 typedef struct Secrets Secrets;
 typedef struct Secret Secret;
-
-#define SECRET_MAX_SIZE (64U * 1024U)   /* Secrets Manager's own limit */
-#define SECRET_MAX_FIELDS 64
 
 enum {
         /* Once, when every secret has answered at bootstrap: ev->error is
@@ -75,18 +73,3 @@ bool secrets_all_loaded(Secrets *s);
  * asked for a field of a plain secret or the whole of a JSON one. */
 int secrets_lookup(Secrets *s, const char *name, const char *field, const char **ret, size_t *ret_len);
 const char *secrets_version(Secrets *s, const char *name);
-
-/* Pure, for tests: parses a GetSecretValue answer into the parts. */
-typedef struct SecretValue {
-        char *version_id;
-        char *arn;
-        char *value;            /* SecretString, or decoded SecretBinary */
-        size_t value_len;
-        bool binary;
-        size_t n_fields;        /* JSON object SecretString: its members */
-        char *field_names[SECRET_MAX_FIELDS];
-        char *field_values[SECRET_MAX_FIELDS];
-} SecretValue;
-
-int secret_value_parse(const char *body, size_t len, SecretValue *ret, const char **reason);
-void secret_value_done(SecretValue *v);
