@@ -74,8 +74,10 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static void on_ready(Manager *m, void *userdata) {
-        if (m->state != MANAGER_RUNNING) {
+static void on_ready(void *source, const AgentEvent *ev, void *userdata) {
+        Manager *m = source;
+
+        if (manager_state(m) != MANAGER_RUNNING) {
                 printf("BOOTSTRAP FAILED %s\n", strna(m->core.last_error));
                 fflush(stdout);
                 sd_event_exit(m->event, 1);
@@ -134,7 +136,7 @@ int main(int argc, char *argv[]) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
         r = manager_new(config_path, TAKE_PTR(config), &m);
         if (r >= 0)
-                r = manager_on_ready(m, on_ready, NULL);
+                m->ready_callback = on_ready;
         if (r >= 0)
                 r = manager_start(m);
         if (r >= 0)

@@ -100,7 +100,10 @@ class Agent:
 
     def write_config(self, config, name="agentd.conf"):
         with open(os.path.join(self.confdir, name), "w") as f:
-            f.write("[agent]\ncontrol_socket = %s\n" % self.socket_path if name == "agentd.conf" else "")
+            # A state dir of its own: rollback copies of one test never
+            # leak into the next (nor into /var/lib/agentd).
+            f.write("[agent]\ncontrol_socket = %s\nstate_dir = %s\n" % (self.socket_path, os.path.join(self.tmpdir, "state"))
+                    if name == "agentd.conf" else "")
             # Never the fixed default port or /run; no fpm check unless a
             # test asks (a later [health] section in `config` wins).
             f.write("[health]\nlisten = unix:%s\ndefault_check = no\n" % self.health_socket

@@ -57,10 +57,10 @@ static void test_empty_is_valid(void) {
                 return;
         CHECK_EQ_INT(c->n_sources, 0);
         CHECK_STREQ(c->control_socket, "/run/agentd/control.sock");
-        CHECK_EQ_INT(c->imds_boot_deadline, 240 * USEC_PER_SEC);
-        CHECK_EQ_INT(c->max_attempts, 5);
-        CHECK(c->imds_enabled);
-        CHECK_EQ_INT(c->n_secrets, 0);
+        CHECK_EQ_INT(c->imds.boot_deadline, 240 * USEC_PER_SEC);
+        CHECK_EQ_INT(c->aws.max_attempts, 5);
+        CHECK(c->imds.enabled);
+        CHECK_EQ_INT(c->secrets.n, 0);
         config_free(c);
 }
 
@@ -96,19 +96,19 @@ static void test_values_and_dropins(void) {
                 return;
         CHECK_EQ_INT(c->log_level, 7);
         CHECK_EQ_INT(c->bootstrap_timeout, 2 * USEC_PER_MINUTE);
-        CHECK_STREQ(c->region, "eu-central-1");         /* the last drop-in wins */
-        CHECK_EQ_INT(c->max_attempts, 3);
-        CHECK_EQ_INT(c->max_response_size, 4 << 20);
-        CHECK_EQ_INT(c->n_secrets, 1);
-        CHECK_STREQ(c->secrets[0]->name, "db");
-        CHECK_STREQ(c->secrets[0]->version_stage, "AWSCURRENT");
-        CHECK_EQ_INT(c->secrets[0]->refresh, 10 * USEC_PER_MINUTE);
+        CHECK_STREQ(c->aws.region, "eu-central-1");         /* the last drop-in wins */
+        CHECK_EQ_INT(c->aws.max_attempts, 3);
+        CHECK_EQ_INT(c->aws.max_response_size, 4 << 20);
+        CHECK_EQ_INT(c->secrets.n, 1);
+        CHECK_STREQ(config_secrets(c)[0]->name, "db");
+        CHECK_STREQ(config_secrets(c)[0]->version_stage, "AWSCURRENT");
+        CHECK_EQ_INT(config_secrets(c)[0]->refresh, 10 * USEC_PER_MINUTE);
         CHECK_EQ_INT(c->n_sources, 3);
-        CHECK_EQ_INT(c->n_renders, 1);
-        CHECK_STREQ(c->renders[0]->reload, "nginx.service");
-        CHECK_EQ_INT(c->renders[0]->mode, 0640);
-        CHECK_EQ_INT(c->n_vars, 1);
-        CHECK_STREQ(c->var_values[0], "80");
+        CHECK_EQ_INT(c->renders.n, 1);
+        CHECK_STREQ(config_renders(c)[0]->reload, "nginx.service");
+        CHECK_EQ_INT(config_renders(c)[0]->mode, 0640);
+        CHECK_EQ_INT(c->vars.n, 1);
+        CHECK_STREQ(c->vars.values[0], "80");
         config_free(c);
         remove_file("agentd.conf.d/10-a.conf");
         remove_file("agentd.conf.d/20-b.conf");
@@ -259,7 +259,7 @@ static void test_single_file_and_missing(void) {
         snprintf(p, sizeof(p), "%s/other.conf", dir);
         CHECK_EQ_INT(config_load(p, &c, &error), 0);
         if (c)
-                CHECK_STREQ(c->region, "ap-south-1");
+                CHECK_STREQ(c->aws.region, "ap-south-1");
         config_free(c);
         c = NULL;
         CHECK(config_load("/nonexistent/agentd", &c, &error) < 0);

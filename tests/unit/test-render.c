@@ -8,68 +8,12 @@
 
 #include "process.h"
 #include "render.h"
-#include "secrets.h"
 #include "json-util.h"
 #include "system-vars.h"
 #include "tests.h"
 #include "time-util.h"
 
 #define S(x) x, strlen(x)
-
-static void test_secret_value_parse(void) {
-        SecretValue v = {};
-        const char *reason = NULL;
-
-        CHECK_EQ_INT(secret_value_parse(S("{\"ARN\":\"arn:aws:secretsmanager:eu-central-1:1:secret:db-x\","
-                                          "\"Name\":\"db\",\"VersionId\":\"v1\",\"SecretString\":"
-                                          "\"{\\\"username\\\":\\\"app\\\",\\\"password\\\":\\\"p\\\\\\\"w\\\","
-                                          "\\\"port\\\":3306,\\\"ssl\\\":true,\\\"nested\\\":{}}\"}"), &v, &reason), 0);
-        CHECK_STREQ(v.version_id, "v1");
-        CHECK(!v.binary);
-        CHECK_EQ_INT(v.n_fields, 4);            /* the nested object is skipped */
-        CHECK_STREQ(v.field_names[0], "username");
-        CHECK_STREQ(v.field_values[1], "p\"w");
-        CHECK_STREQ(v.field_values[2], "3306");
-        CHECK_STREQ(v.field_values[3], "true");
-        secret_value_done(&v);
-
-        /* A plain string is one value. */
-        CHECK_EQ_INT(secret_value_parse(S("{\"VersionId\":\"v2\",\"SecretString\":\"just-a-token\"}"), &v, &reason), 0);
-        CHECK_EQ_INT(v.n_fields, 0);
-        CHECK_STREQ(v.value, "just-a-token");
-        secret_value_done(&v);
-
-        /* Binary is decoded. */
-        CHECK_EQ_INT(secret_value_parse(S("{\"VersionId\":\"v3\",\"SecretBinary\":\"AAEC/w==\"}"), &v, &reason), 0);
-        CHECK(v.binary);
-        CHECK_EQ_INT(v.value_len, 4);
-        CHECK(memcmp(v.value, "\x00\x01\x02\xff", 4) == 0);
-        secret_value_done(&v);
-
-        static const struct { const char *body, *reason; int error; } bad[] = {
-                { "nope", "not a JSON object", -EBADMSG },
-                { "{\"SecretString\":\"x\"}", "no VersionId", -EBADMSG },
-                { "{\"VersionId\":\"v\"}", "neither SecretString nor SecretBinary", -EBADMSG },
-                { "{\"VersionId\":\"v\",\"SecretString\":\"{\\\"a\\\": \"}", "not valid JSON", -EBADMSG },
-                { "{\"VersionId\":\"v\",\"SecretBinary\":\"!!!=\"}", "not valid base64", -EBADMSG },
-        };
-        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                reason = NULL;
-                CHECK_EQ_INT(secret_value_parse(bad[i].body, strlen(bad[i].body), &v, &reason), bad[i].error);
-                CHECK_CONTAINS(reason, bad[i].reason);
-        }
-
-        /* Oversized. */
-        size_t n = SECRET_MAX_SIZE + 100;
-        char *big = malloc(n + 64);
-        strcpy(big, "{\"VersionId\":\"v\",\"SecretString\":\"");
-        size_t l = strlen(big);
-        memset(big + l, 'a', n);
-        strcpy(big + l + n, "\"}");
-        CHECK_EQ_INT(secret_value_parse(big, strlen(big), &v, &reason), -EFBIG);
-        CHECK_CONTAINS(reason, "64 KiB");
-        free(big);
-}
 
 static void test_base64(void) {
         unsigned char out[16];
@@ -386,6 +330,6 @@ static void remove_dir(void) {
         CHECK(nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) == 0);
 }
 
-TEST_MAIN(process_block_sigchld(); CHECK(mkdtemp(dir) != NULL); test_secret_value_parse(); test_base64(); test_command_expand(); test_redact();
+TEST_MAIN(process_block_sigchld(); CHECK(mkdtemp(dir) != NULL); test_base64(); test_command_expand(); test_redact();
           test_pm_sizing(); test_rollback_answers_from_the_loop(); test_target_not_a_regular_file();
           test_validator_output_redacted(); remove_dir();)

@@ -9,8 +9,8 @@
 #include "aws.h"
 #include "credentials.h"
 #include "log.h"
-#include "manager.h"
 #include "backoff.h"
+#include "list.h"
 #include "http-request.h"
 #include "time-util.h"
 
@@ -19,7 +19,11 @@
 #define RETRY_CAP (20 * USEC_PER_SEC)
 
 struct AwsClient {
-        Manager *manager;
+        sd_event *event;
+        CurlGlue *glue;
+        Credentials *credentials;
+        const AwsSettings *settings;
+        char *fallback_region;
         Component component;
         AwsCall *calls;
         uint64_t n_ok, n_failed, n_retries;
@@ -40,7 +44,7 @@ struct AwsCall {
         sd_event_source *retry_timer;
         AwsCallDone done;
         void *userdata;
-        AwsCall *next, *prev;
+        LIST_FIELDS(AwsCall, calls);
 };
 
 char *aws_form_encode(const char *s) {
@@ -63,21 +67,21 @@ char *aws_form_encode(const char *s) {
         return out;
 }
 
-int aws_endpoint_resolve(AwsService s, const char *region, const Config *config,
+int aws_endpoint_resolve(AwsService service, const char *region, const AwsSettings *s,
                          const char *(*getenv_fn)(const char *), char **ret) {
         char var[64];
         const char *e;
         char *url;
         size_t l;
 
-        snprintf(var, sizeof(var), "AWS_ENDPOINT_URL_%s", aws_service_env_id(s));
+        snprintf(var, sizeof(var), "AWS_ENDPOINT_URL_%s", aws_service_env_id(service));
         e = getenv_fn(var);
         if (isempty(e))
                 e = getenv_fn("AWS_ENDPOINT_URL");
-        if (isempty(e) && config)
-                e = config->service_endpoint_url[s];
-        if (isempty(e) && config)
-                e = config->endpoint_url;
+        if (isempty(e) && s)
+                e = s->service_endpoint_url[service];
+        if (isempty(e) && s)
+                e = s->endpoint_url;
         if (!isempty(e)) {
                 if (strncmp(e, "http://", 7) != 0 && strncmp(e, "https://", 8) != 0)
                         return -EINVAL;
@@ -85,7 +89,7 @@ int aws_endpoint_resolve(AwsService s, const char *region, const Config *config,
         } else {
                 if (isempty(region))
                         return -ENXIO;
-                if (asprintf(&url, "https://%s.%s.amazonaws.com", aws_service_to_string(s), region) < 0)
+                if (asprintf(&url, "https://%s.%s.amazonaws.com", aws_service_to_string(service), region) < 0)
                         url = NULL;
         }
         if (!url)
@@ -102,29 +106,21 @@ static const char *real_getenv(const char *n) {
 }
 
 const char *aws_client_region(AwsClient *c) {
-        Manager *m = c->manager;
         const char *r = getenv("AWS_REGION");
 
         if (isempty(r))
                 r = getenv("AWS_DEFAULT_REGION");
         if (isempty(r))
-                r = m->config->region;
+                r = c->settings->region;
         if (isempty(r))
-                r = m->identity.region;
+                r = c->fallback_region;
         return isempty(r) ? NULL : r;
 }
 
 static void call_unlink(AwsCall *call) {
-        AwsClient *c = call->client;
-        if (!c)
-                return;
-        if (call->prev)
-                call->prev->next = call->next;
-        else if (c->calls == call)
-                c->calls = call->next;
-        if (call->next)
-                call->next->prev = call->prev;
-        call->next = call->prev = NULL;
+        if (call->client)
+                LIST_REMOVE(calls, call->client->calls, call);
+        call->client = NULL;
 }
 
 void aws_call_cancel(AwsCall *call) {
@@ -157,7 +153,6 @@ static void call_finish(AwsCall *call, AwsResult *res) {
         }
         call_unlink(call);
         call->done(call, res, call->userdata);
-        call->client = NULL;
         aws_call_cancel(call);
 }
 
@@ -176,18 +171,18 @@ static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static bool schedule_retry(AwsCall *call, AwsErrorClass cls, const char *reason) {
-        Manager *m = call->client->manager;
+        AwsClient *c = call->client;
         usec_t base = cls == AWS_ERROR_THROTTLE ? THROTTLE_BASE : RETRY_BASE;
         usec_t delay;
         int r;
 
-        if (call->attempts >= m->config->max_attempts)
+        if (call->attempts >= c->settings->max_attempts)
                 return false;
         /* Full jitter; a skewed clock will not fix itself in milliseconds. */
         delay = cls == AWS_ERROR_CLOCK_SKEW ? RETRY_CAP : backoff_delay(base, RETRY_CAP, call->attempts, random01());
         log_info("%s %s: %s; retry %u/%u in %.2fs", aws_service_to_string(call->service), call->target, reason,
-                 call->attempts, m->config->max_attempts - 1, (double) delay / USEC_PER_SEC);
-        r = sd_event_add_time_relative(m->event, &call->retry_timer, CLOCK_MONOTONIC, delay, USEC_PER_MSEC, on_retry_timer, call);
+                 call->attempts, c->settings->max_attempts - 1, (double) delay / USEC_PER_SEC);
+        r = sd_event_add_time_relative(c->event, &call->retry_timer, CLOCK_MONOTONIC, delay, USEC_PER_MSEC, on_retry_timer, call);
         if (r < 0)
                 return false;
         call->client->n_retries++;
@@ -235,7 +230,7 @@ static void on_response(HttpRequest *req, int error, long status, void *userdata
         case AWS_ERROR_EXPIRED_CREDENTIALS:
                 if (!call->refreshed_credentials) {
                         call->refreshed_credentials = true;
-                        credentials_invalidate(c->manager->credentials, call->signed_with);
+                        credentials_invalidate(c->credentials, call->signed_with);
                         /* One more try, even past max_attempts. */
                         log_info("%s %s: %s; refreshing credentials and retrying once",
                                  aws_service_to_string(call->service), call->target, reason);
@@ -266,7 +261,7 @@ static void on_response(HttpRequest *req, int error, long status, void *userdata
 }
 
 static int build_request(AwsCall *call, const AwsCredentials *cred, HttpRequest **ret) {
-        Manager *m = call->client->manager;
+        AwsClient *c = call->client;
         _cleanup_(http_request_freep) HttpRequest *req = NULL;
         _cleanup_free_ char *url = NULL, *target = NULL;
         _cleanup_wipe_free_ char *token = NULL;
@@ -275,14 +270,14 @@ static int build_request(AwsCall *call, const AwsCredentials *cred, HttpRequest 
 
         if (!region)
                 return -ENXIO;
-        r = aws_endpoint_resolve(call->service, region, m->config, real_getenv, &url);
+        r = aws_endpoint_resolve(call->service, region, c->settings, real_getenv, &url);
         if (r < 0)
                 return r;
-        r = http_request_new(m->glue, "POST", url, &req);
+        r = http_request_new(c->glue, "POST", url, &req);
         if (r < 0)
                 return r;
-        http_request_set_timeouts(req, m->config->connect_timeout, m->config->request_timeout);
-        http_request_set_max_response(req, m->config->max_response_size);
+        http_request_set_timeouts(req, c->settings->connect_timeout, c->settings->request_timeout);
+        http_request_set_max_response(req, c->settings->max_response_size);
         if (call->protocol == AWS_PROTOCOL_JSON) {
                 if (asprintf(&target, "X-Amz-Target: %s", call->target) < 0)
                         return -ENOMEM;
@@ -311,16 +306,17 @@ static int build_request(AwsCall *call, const AwsCredentials *cred, HttpRequest 
         return 0;
 }
 
-static void on_credentials(int error, void *userdata) {
+static void on_credentials(void *source, const AgentEvent *ev, void *userdata) {
         AwsCall *call = userdata;
         const AwsCredentials *cred;
+        int error = ev->error;
         char reason[256];
         int r;
 
         call->wait = NULL;
-        cred = credentials_current(call->client->manager->credentials);
+        cred = credentials_current(call->client->credentials);
         if (error < 0 || !cred) {
-                Component *cc = credentials_component(call->client->manager->credentials);
+                Component *cc = credentials_component(call->client->credentials);
                 snprintf(reason, sizeof(reason), "no usable credentials: %s",
                          cc->last_error ? cc->last_error : strerror(error < 0 ? -error : ENOKEY));
                 return fail_now(call, error < 0 ? error : -ENOKEY, reason);
@@ -344,10 +340,10 @@ static void attempt_start(AwsCall *call) {
         int r;
 
         call->attempts++;
-        r = credentials_wait(call->client->manager->credentials, on_credentials, call, &call->wait);
+        r = credentials_wait(call->client->credentials, on_credentials, call, &call->wait);
         if (r < 0) {
                 char reason[256];
-                Component *cc = credentials_component(call->client->manager->credentials);
+                Component *cc = credentials_component(call->client->credentials);
                 snprintf(reason, sizeof(reason), "no usable credentials: %s",
                          cc->last_error ? cc->last_error : strerror(-r));
                 fail_now(call, r, reason);
@@ -380,22 +376,19 @@ int aws_call(AwsClient *c, AwsService service, AwsProtocol protocol, const char 
                 return -ENOMEM;
         }
         /* Start from the loop, so done never runs inside aws_call(). */
-        r = sd_event_add_defer(c->manager->event, &call->retry_timer, on_first_attempt, call);
+        r = sd_event_add_defer(c->event, &call->retry_timer, on_first_attempt, call);
         if (r < 0) {
                 aws_call_cancel(call);
                 return r;
         }
-        call->next = c->calls;
-        if (c->calls)
-                c->calls->prev = call;
-        c->calls = call;
+        LIST_PREPEND(calls, c->calls, call);
         if (ret)
                 *ret = call;
         return 0;
 }
 
 static int aws_append_json(const Component *comp, cJSON *o) {
-        const AwsClient *c = (const AwsClient *) ((const char *) comp - offsetof(AwsClient, component));
+        const AwsClient *c = container_of(comp, const AwsClient, component);
         if (!cJSON_AddNumberToObject(o, "calls_ok", (double) c->n_ok) ||
             !cJSON_AddNumberToObject(o, "calls_failed", (double) c->n_failed) ||
             !cJSON_AddNumberToObject(o, "retries", (double) c->n_retries) ||
@@ -404,12 +397,15 @@ static int aws_append_json(const Component *comp, cJSON *o) {
         return 0;
 }
 
-int aws_client_new(Manager *m, AwsClient **ret) {
+int aws_client_new(sd_event *e, CurlGlue *glue, Credentials *cred, const AwsSettings *s, AwsClient **ret) {
         AwsClient *c = calloc(1, sizeof(*c));
 
         if (!c)
                 return -ENOMEM;
-        c->manager = m;
+        c->event = sd_event_ref(e);
+        c->glue = glue;
+        c->credentials = cred;
+        c->settings = s;
         /* Not critical by itself: the subsystems making calls decide. */
         component_init(&c->component, "aws", false);
         c->component.append_json = aws_append_json;
@@ -424,7 +420,17 @@ AwsClient *aws_client_free(AwsClient *c) {
         while (c->calls)
                 aws_call_cancel(c->calls);
         component_done(&c->component);
+        free(c->fallback_region);
+        sd_event_unref(c->event);
         return mfree(c);
+}
+
+void aws_client_set_settings(AwsClient *c, const AwsSettings *s) {
+        c->settings = s;
+}
+
+int aws_client_set_fallback_region(AwsClient *c, const char *region) {
+        return free_and_strdup(&c->fallback_region, region);
 }
 
 Component *aws_client_component(AwsClient *c) {

@@ -20,12 +20,14 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <systemd/sd-event.h>
 
 #include "aws-error.h"
+#include "aws-settings.h"
 #include "component.h"
-#include "conf.h"
+#include "credentials.h"
+#include "curl-glue.h"
 
-typedef struct Manager Manager;
 typedef struct AwsClient AwsClient;
 typedef struct AwsCall AwsCall;
 
@@ -45,9 +47,18 @@ typedef struct AwsResult {
         const char *reason;     /* one readable line for logs and status */
 } AwsResult;
 
+/* A request API, like HttpRequest's: the answer carries a body, so it has
+ * its own shape rather than AgentEvent. Always called from the loop. */
 typedef void (*AwsCallDone)(AwsCall *call, const AwsResult *result, void *userdata);
 
-int aws_client_new(Manager *m, AwsClient **ret);
+/* s must outlive the client, or be replaced with aws_client_set_settings()
+ * (a SIGHUP reload); calls in flight use the new settings from their next
+ * attempt. */
+int aws_client_new(sd_event *e, CurlGlue *glue, Credentials *cred, const AwsSettings *s, AwsClient **ret);
+void aws_client_set_settings(AwsClient *c, const AwsSettings *s);
+/* The instance's region (from IMDS; copied), used when neither the
+ * environment nor [aws] region= names one. */
+int aws_client_set_fallback_region(AwsClient *c, const char *region);
 AwsClient *aws_client_free(AwsClient *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(AwsClient *, aws_client_free);
 
@@ -59,7 +70,7 @@ int aws_call(AwsClient *c, AwsService service, AwsProtocol protocol, const char 
 void aws_call_cancel(AwsCall *call);
 
 /* Region for signing and endpoints: AWS_REGION, AWS_DEFAULT_REGION,
- * [aws] region, then the instance's region. NULL if none known. */
+ * [aws] region, then the fallback region. NULL if none known. */
 const char *aws_client_region(AwsClient *c);
 Component *aws_client_component(AwsClient *c);
 
@@ -67,7 +78,7 @@ Component *aws_client_component(AwsClient *c);
  * AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, [aws] endpoint_url_<service>,
  * [aws] endpoint_url, then https://SERVICE.REGION.amazonaws.com.
  * getenv_fn lets tests supply the environment. */
-int aws_endpoint_resolve(AwsService s, const char *region, const Config *config,
+int aws_endpoint_resolve(AwsService service, const char *region, const AwsSettings *s,
                          const char *(*getenv_fn)(const char *), char **ret);
 /* Percent-encoding for Query bodies (RFC 3986 unreserved kept). */
 char *aws_form_encode(const char *s);

@@ -8,8 +8,8 @@
 #include "credentials.h"
 #include "imds.h"
 #include "log.h"
-#include "manager.h"
 #include "backoff.h"
+#include "list.h"
 #include "json-util.h"
 #include "time-util.h"
 
@@ -25,14 +25,17 @@ static usec_t expiry_guard(usec_t now, usec_t expiration) {
 
 struct CredentialsWait {
         Credentials *owner;
-        CredentialsReady ready;
+        AgentCallback ready;
         void *userdata;
-        sd_event_source *defer;         /* for "already usable" answers */
-        CredentialsWait *next, *prev;
+        int error;                      /* the outcome, once woken */
+        sd_event_source *defer;         /* armed when woken: ready runs from the loop */
+        LIST_FIELDS(CredentialsWait, waits);
 };
 
 struct Credentials {
-        Manager *manager;
+        sd_event *event;
+        Imds *imds;
+        char *role;
         Component component;
         bool from_env;
         AwsCredentials current;
@@ -125,34 +128,49 @@ const AwsCredentials *credentials_current(Credentials *c) {
         return usable(&c->current, now_usec(CLOCK_REALTIME)) ? &c->current : NULL;
 }
 
-static void wait_unlink(CredentialsWait *w) {
-        Credentials *c = w->owner;
-        if (w->prev)
-                w->prev->next = w->next;
-        else if (c->waits == w)
-                c->waits = w->next;
-        if (w->next)
-                w->next->prev = w->prev;
-        w->next = w->prev = NULL;
-}
-
 void credentials_wait_cancel(CredentialsWait *w) {
         if (!w)
                 return;
-        wait_unlink(w);
+        if (w->owner)
+                LIST_REMOVE(waits, w->owner->waits, w);
         sd_event_source_disable_unref(w->defer);
         free(w);
 }
 
-/* Wake every waiter with the outcome; each is removed before its callback. */
+static int on_wait_defer(sd_event_source *s, void *userdata) {
+        CredentialsWait *w = userdata;
+        AgentEvent ev = { .type = CREDENTIALS_EVENT_READY, .error = w->error };
+        Credentials *c = w->owner;
+        AgentCallback ready = w->ready;
+        void *ud = w->userdata;
+
+        credentials_wait_cancel(w);
+        agent_callback_invoke(ready, c, &ev, ud);
+        return 0;
+}
+
+/* Answers w with error, from the loop. */
+static int wait_wake(CredentialsWait *w, int error) {
+        int r;
+
+        w->error = error;
+        if (w->defer)
+                return 0;
+        r = sd_event_add_defer(w->owner->event, &w->defer, on_wait_defer, w);
+        if (r < 0)
+                return log_error_errno(r, "cannot wake a credentials waiter: %m");
+        (void) sd_event_source_set_description(w->defer, "credentials-wait");
+        return 0;
+}
+
+/* Wake every waiter with the outcome. Each answer leaves through the loop,
+ * so a refresh failing inside credentials_wait() or credentials_start()
+ * never calls anybody back from there. */
 static void wake_all(Credentials *c, int error) {
-        while (c->waits) {
-                CredentialsWait *w = c->waits;
-                CredentialsReady ready = w->ready;
-                void *userdata = w->userdata;
-                credentials_wait_cancel(w);
-                ready(error, userdata);
-        }
+        CredentialsWait *w;
+
+        LIST_FOREACH(waits, w, c->waits)
+                (void) wait_wake(w, error);
 }
 
 static void schedule_refresh(Credentials *c, usec_t when_realtime);
@@ -201,7 +219,7 @@ static void on_imds_credentials(int error, const char *body, size_t len, void *u
         aws_credentials_done(&c->current);
         c->current = fresh;
         component_set(&c->component, COMPONENT_OK, "role %s, key %s, expires %s",
-                      strna(c->manager->identity.role), c->current.access_key_id,
+                      strna(c->role), c->current.access_key_id,
                       format_rfc3339(buf, sizeof(buf), c->current.expiration));
         schedule_refresh(c, credentials_refresh_time(now, c->current.expiration, random01()));
         wake_all(c, 0);
@@ -209,7 +227,7 @@ static void on_imds_credentials(int error, const char *body, size_t len, void *u
 
 static int refresh_start(Credentials *c) {
         char path[256];
-        const char *role = c->manager->identity.role;
+        const char *role = c->role;
         int r;
 
         if (c->from_env || c->refreshing)
@@ -221,7 +239,7 @@ static int refresh_start(Credentials *c) {
                 return -ENOKEY;
         }
         snprintf(path, sizeof(path), "/latest/meta-data/iam/security-credentials/%s", role);
-        r = imds_get(c->manager->imds, path, on_imds_credentials, c, &c->call);
+        r = imds_get(c->imds, path, on_imds_credentials, c, &c->call);
         if (r < 0) {
                 component_error(&c->component, COMPONENT_FAILED, "cannot request credentials: %s", strerror(-r));
                 wake_all(c, r);
@@ -243,7 +261,7 @@ static void schedule_refresh(Credentials *c, usec_t when_realtime) {
         if (when_realtime == USEC_INFINITY)
                 return;
         if (!c->refresh_timer) {
-                r = sd_event_add_time(c->manager->event, &c->refresh_timer, CLOCK_REALTIME, when_realtime,
+                r = sd_event_add_time(c->event, &c->refresh_timer, CLOCK_REALTIME, when_realtime,
                                       USEC_PER_SEC, on_refresh_timer, c);
                 if (r < 0) {
                         log_error_errno(r, "cannot arm credential refresh timer: %m");
@@ -256,17 +274,7 @@ static void schedule_refresh(Credentials *c, usec_t when_realtime) {
         (void) sd_event_source_set_enabled(c->refresh_timer, SD_EVENT_ONESHOT);
 }
 
-static int on_wait_defer(sd_event_source *s, void *userdata) {
-        CredentialsWait *w = userdata;
-        CredentialsReady ready = w->ready;
-        void *ud = w->userdata;
-
-        credentials_wait_cancel(w);
-        ready(0, ud);
-        return 0;
-}
-
-int credentials_wait(Credentials *c, CredentialsReady ready, void *userdata, CredentialsWait **ret) {
+int credentials_wait(Credentials *c, AgentCallback ready, void *userdata, CredentialsWait **ret) {
         CredentialsWait *w;
         bool now_usable = credentials_current(c) != NULL;
         int r;
@@ -283,17 +291,14 @@ int credentials_wait(Credentials *c, CredentialsReady ready, void *userdata, Cre
         if (!w)
                 return -ENOMEM;
         *w = (CredentialsWait) { .owner = c, .ready = ready, .userdata = userdata };
+        LIST_PREPEND(waits, c->waits, w);
         if (now_usable) {
-                r = sd_event_add_defer(c->manager->event, &w->defer, on_wait_defer, w);
+                r = wait_wake(w, 0);
                 if (r < 0) {
-                        free(w);
+                        credentials_wait_cancel(w);
                         return r;
                 }
         }
-        w->next = c->waits;
-        if (c->waits)
-                c->waits->prev = w;
-        c->waits = w;
         if (ret)
                 *ret = w;
         return 0;
@@ -330,12 +335,17 @@ int credentials_start(Credentials *c) {
         return refresh_start(c);
 }
 
-int credentials_new(Manager *m, Credentials **ret) {
+int credentials_set_role(Credentials *c, const char *role) {
+        return free_and_strdup(&c->role, role);
+}
+
+int credentials_new(sd_event *e, Imds *imds, Credentials **ret) {
         Credentials *c = calloc(1, sizeof(*c));
 
         if (!c)
                 return -ENOMEM;
-        c->manager = m;
+        c->event = sd_event_ref(e);
+        c->imds = imds;
         c->backoff = (Backoff) { .base = USEC_PER_SEC, .cap = 60 * USEC_PER_SEC };
         component_init(&c->component, "credentials", true);
         *ret = c;
@@ -351,6 +361,8 @@ Credentials *credentials_free(Credentials *c) {
         sd_event_source_disable_unref(c->refresh_timer);
         aws_credentials_done(&c->current);
         component_done(&c->component);
+        free(c->role);
+        sd_event_unref(c->event);
         return mfree(c);
 }
 

@@ -15,10 +15,12 @@
  */
 
 #include <stdbool.h>
+#include <systemd/sd-event.h>
 
+#include "callback.h"
 #include "component.h"
+#include "imds.h"
 
-typedef struct Manager Manager;
 typedef struct Credentials Credentials;
 typedef struct CredentialsWait CredentialsWait;
 
@@ -30,19 +32,29 @@ typedef struct AwsCredentials {
         usec_t guard;                   /* unusable this long before expiration */
 } AwsCredentials;
 
-typedef void (*CredentialsReady)(int error, void *userdata);
+/* The event a CredentialsWait ends with: ev->error is 0 when usable
+ * credentials are there (credentials_current()), else why not. */
+enum {
+        CREDENTIALS_EVENT_READY,
+};
 
-int credentials_new(Manager *m, Credentials **ret);
+int credentials_new(sd_event *e, Imds *imds, Credentials **ret);
 Credentials *credentials_free(Credentials *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Credentials *, credentials_free);
 
-/* Starts the first load (and the refresh schedule). */
+/* The instance profile's role (copied; NULL: none), as identity found it.
+ * Set it before credentials_start(). */
+int credentials_set_role(Credentials *c, const char *role);
+/* Starts the first load (and the refresh schedule). A negative return
+ * (-ENOKEY: no environment keys and no role) is also in the component. */
 int credentials_start(Credentials *c);
 /* The current credentials if usable right now, else NULL. */
 const AwsCredentials *credentials_current(Credentials *c);
-/* Waits for usable credentials (refreshing if needed); ready is called
- * from the event loop, never synchronously. */
-int credentials_wait(Credentials *c, CredentialsReady ready, void *userdata, CredentialsWait **ret);
+/* Waits for usable credentials (refreshing if needed); ready gets one
+ * CREDENTIALS_EVENT_READY, always from the event loop, never from inside
+ * this call. A negative return means ready is never called. The wait frees
+ * itself after ready; credentials_wait_cancel() ends it without a call. */
+int credentials_wait(Credentials *c, AgentCallback ready, void *userdata, CredentialsWait **ret);
 void credentials_wait_cancel(CredentialsWait *w);
 /* The service refused these credentials as expired: refresh now. */
 void credentials_invalidate(Credentials *c, const char *access_key_id);

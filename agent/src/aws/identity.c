@@ -10,7 +10,6 @@
 #include "identity.h"
 #include "imds.h"
 #include "log.h"
-#include "manager.h"
 #include "backoff.h"
 #include "json-util.h"
 #include "time-util.h"
@@ -18,8 +17,13 @@
 #define MAX_PENDING 64
 
 struct IdentityFetch {
-        Manager *manager;
-        IdentityDone done;
+        sd_event *event;
+        Imds *imds;
+        AgentCallback cb;
+        void *userdata;
+        usec_t imds_timeout;
+        bool finished;                  /* DONE sent; result valid if ok */
+        bool ok;
         Identity result;
         usec_t deadline;                /* CLOCK_MONOTONIC */
         Backoff backoff;
@@ -158,7 +162,7 @@ static int fetch_add(IdentityFetch *f, const char *path, bool optional,
         }
         f->items[f->n_items++] = it;
         f->pending++;
-        r = imds_get(f->manager->imds, path, fetch_item_done, it, &it->call);
+        r = imds_get(f->imds, path, fetch_item_done, it, &it->call);
         if (r < 0) {
                 f->pending--;
                 it->call = NULL;
@@ -219,40 +223,46 @@ static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+static void fetch_finish(IdentityFetch *f, int error, const char *reason) {
+        AgentEvent ev = { .type = IDENTITY_EVENT_DONE, .error = error, .reason = reason };
+
+        f->finished = true;
+        f->ok = error == 0;
+        /* Last thing: the callback may free f. */
+        agent_callback_invoke(f->cb, f, &ev, f->userdata);
+}
+
 static void fetch_round_end(IdentityFetch *f) {
-        Manager *m = f->manager;
-        Component *c = imds_component(m->imds);
+        Component *c = imds_component(f->imds);
         usec_t now = now_usec(CLOCK_MONOTONIC), delay;
         int r;
 
         fetch_clear_items(f);
         if (f->error == 0) {
-                identity_done(&m->identity);
-                m->identity = f->result;
-                memset(&f->result, 0, sizeof(f->result));
-                component_set(c, COMPONENT_OK, "identity loaded from %s", imds_endpoint(m->imds));
-                f->done(m, 0, NULL);
-                return;
+                component_set(c, COMPONENT_OK, "identity loaded from %s", imds_endpoint(f->imds));
+                return fetch_finish(f, 0, NULL);
         }
         if (!imds_error_is_transient(f->error) || now >= f->deadline) {
                 char msg[640];
                 snprintf(msg, sizeof(msg), "%s%s", f->reason,
                          imds_error_is_transient(f->error) ? " (gave up after [imds] boot_deadline)" : "");
                 component_error(c, COMPONENT_FAILED, "%s", msg);
-                f->done(m, f->error, msg);
-                return;
+                return fetch_finish(f, f->error, msg);
         }
         delay = backoff_next(&f->backoff);
         delay = MIN(delay, f->deadline - now);
         component_error(c, COMPONENT_STARTING, "%s; retry %u in %.1fs", f->reason, f->backoff.attempt,
                         (double) delay / USEC_PER_SEC);
         log_warning("%s; retrying in %.1fs (until boot_deadline)", f->reason, (double) delay / USEC_PER_SEC);
-        manager_extend_timeout(m, delay + 2 * m->config->imds_timeout + 10 * USEC_PER_SEC);
-        r = sd_event_add_time_relative(m->event, &f->retry_timer, CLOCK_MONOTONIC, delay, USEC_PER_MSEC, on_retry_timer, f);
+        r = sd_event_add_time_relative(f->event, &f->retry_timer, CLOCK_MONOTONIC, delay, USEC_PER_MSEC,
+                                       on_retry_timer, f);
         if (r < 0) {
                 component_error(c, COMPONENT_FAILED, "cannot arm retry timer: %s", strerror(-r));
-                f->done(m, r, "cannot arm retry timer");
+                return fetch_finish(f, r, "cannot arm retry timer");
         }
+        AgentEvent ev = { .type = IDENTITY_EVENT_RETRYING,
+                          .usec = delay + 2 * f->imds_timeout + 10 * USEC_PER_SEC };
+        agent_callback_invoke(f->cb, f, &ev, f->userdata);
 }
 
 static void fetch_item_done(int error, const char *body, size_t len, void *userdata) {
@@ -316,17 +326,33 @@ static void fetch_round_start(IdentityFetch *f) {
                 fetch_round_end(f);
 }
 
-int identity_fetch_start(Manager *m, IdentityDone done, IdentityFetch **ret) {
-        IdentityFetch *f = calloc(1, sizeof(*f));
+static int on_first_round(sd_event_source *s, void *userdata) {
+        IdentityFetch *f = userdata;
+        f->retry_timer = sd_event_source_disable_unref(f->retry_timer);
+        fetch_round_start(f);
+        return 0;
+}
+
+int identity_fetch_new(sd_event *e, Imds *imds, const ImdsSettings *s, AgentCallback cb, void *userdata,
+                       IdentityFetch **ret) {
+        _cleanup_(identity_fetch_freep) IdentityFetch *f = calloc(1, sizeof(*f));
+        int r;
 
         if (!f)
                 return -ENOMEM;
-        f->manager = m;
-        f->done = done;
-        f->deadline = now_usec(CLOCK_MONOTONIC) + m->config->imds_boot_deadline;
+        f->event = sd_event_ref(e);
+        f->imds = imds;
+        f->cb = cb;
+        f->userdata = userdata;
+        f->imds_timeout = s->timeout;
+        f->deadline = now_usec(CLOCK_MONOTONIC) + s->boot_deadline;
         f->backoff = (Backoff) { .base = 200 * USEC_PER_MSEC, .cap = 10 * USEC_PER_SEC };
-        *ret = f;
-        fetch_round_start(f);
+        /* The first round starts from the loop: a failure to even send a
+         * request is reported like any other, never from in here. */
+        r = sd_event_add_defer(e, &f->retry_timer, on_first_round, f);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(f);
         return 0;
 }
 
@@ -336,7 +362,17 @@ IdentityFetch *identity_fetch_free(IdentityFetch *f) {
         fetch_clear_items(f);
         sd_event_source_disable_unref(f->retry_timer);
         identity_done(&f->result);
+        sd_event_unref(f->event);
         return mfree(f);
+}
+
+int identity_fetch_take(IdentityFetch *f, Identity *ret) {
+        if (!f->finished || !f->ok)
+                return -EAGAIN;
+        *ret = f->result;
+        f->result = (Identity) {};
+        f->ok = false;
+        return 0;
 }
 
 void identity_done(Identity *id) {

@@ -9,15 +9,21 @@
  * logs, status output and rendered config.
  *
  * At boot IMDS may not answer yet: transient failures are retried with
- * backoff until [imds] boot_deadline, then the fetch fails for good.
+ * backoff until [imds] boot_deadline, then the fetch fails for good. Each
+ * retry is announced (IDENTITY_EVENT_RETRYING) with how much longer the
+ * owner should be given, so systemd's start timeout can be extended. The
+ * outcome also shows in the imds component.
  */
 
 #include <stdbool.h>
 #include <cjson/cJSON.h>
+#include <systemd/sd-event.h>
 
+#include "aws-settings.h"
+#include "callback.h"
+#include "imds.h"
 #include "macro.h"
 
-typedef struct Manager Manager;
 typedef struct IdentityFetch IdentityFetch;
 
 #define IDENTITY_MAX_TAGS 50
@@ -47,8 +53,21 @@ bool identity_valid_instance_id(const char *s);
 bool identity_valid_region(const char *s);
 bool identity_valid_token(const char *s, size_t max);   /* printable, no blanks */
 
-/* error: 0, or negative errno with a human message in `reason`. */
-typedef void (*IdentityDone)(Manager *m, int error, const char *reason);
+enum {
+        /* A round failed transiently; another starts later. ev->usec: how
+         * much longer the fetch may take from now (EXTEND_TIMEOUT_USEC). */
+        IDENTITY_EVENT_RETRYING,
+        /* Finished, once: ev->error 0 (identity_fetch_take() has the result)
+         * or a negative errno with ev->reason. */
+        IDENTITY_EVENT_DONE,
+};
 
-int identity_fetch_start(Manager *m, IdentityDone done, IdentityFetch **ret);
+/* Starts fetching (from the event loop: cb never runs inside this call).
+ * boot_deadline and timeout are copied from s. cb may free the fetch. */
+int identity_fetch_new(sd_event *e, Imds *imds, const ImdsSettings *s, AgentCallback cb, void *userdata,
+                       IdentityFetch **ret);
 IdentityFetch *identity_fetch_free(IdentityFetch *f);
+DEFINE_TRIVIAL_CLEANUP_FUNC(IdentityFetch *, identity_fetch_free);
+/* Moves the identity out after IDENTITY_EVENT_DONE with error 0 (ret is
+ * overwritten, not freed); -EAGAIN before that. */
+int identity_fetch_take(IdentityFetch *f, Identity *ret);

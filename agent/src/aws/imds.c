@@ -7,8 +7,8 @@
 
 #include "imds.h"
 #include "log.h"
-#include "manager.h"
 #include "http-request.h"
+#include "list.h"
 #include "time-util.h"
 
 typedef enum CallState {
@@ -21,14 +21,17 @@ struct ImdsCall {
         char *path;
         CallState state;
         bool retried;           /* after a 401 */
+        bool settle;            /* token_settled() has yet to act on it */
         HttpRequest *req;
         ImdsDone done;
         void *userdata;
-        ImdsCall *next, *prev;
+        LIST_FIELDS(ImdsCall, calls);
 };
 
 struct Imds {
-        Manager *manager;
+        sd_event *event;
+        CurlGlue *glue;
+        const ImdsSettings *settings;
         char *endpoint;
         Component component;
 
@@ -39,14 +42,9 @@ struct Imds {
 };
 
 static void call_unlink(ImdsCall *c) {
-        Imds *imds = c->imds;
-        if (c->prev)
-                c->prev->next = c->next;
-        else if (imds->calls == c)
-                imds->calls = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
-        c->next = c->prev = NULL;
+        if (c->imds)
+                LIST_REMOVE(calls, c->imds->calls, c);
+        c->imds = NULL;
 }
 
 static ImdsCall *call_free(ImdsCall *c) {
@@ -64,7 +62,6 @@ static void call_finish(ImdsCall *c, int error, const char *body, size_t len) {
 
         /* Unlink first: the callback may start new calls or free the Imds. */
         call_unlink(c);
-        c->imds = NULL;
         done(error, body, len, userdata);
         http_request_free(c->req);
         free(c->path);
@@ -74,15 +71,15 @@ static void call_finish(ImdsCall *c, int error, const char *body, size_t len) {
 static int imds_request(Imds *imds, const char *method, const char *path, HttpRequest **ret) {
         _cleanup_(http_request_freep) HttpRequest *req = NULL;
         _cleanup_free_ char *url = NULL;
-        Config *cfg = imds->manager->config;
         int r;
 
         if (asprintf(&url, "%s%s", imds->endpoint, path) < 0)
                 return -ENOMEM;
-        r = http_request_new(imds->manager->glue, method, url, &req);
+        r = http_request_new(imds->glue, method, url, &req);
         if (r < 0)
                 return r;
-        http_request_set_timeouts(req, MIN(cfg->imds_timeout, cfg->connect_timeout), cfg->imds_timeout);
+        /* A link-local service: its one timeout bounds connecting too. */
+        http_request_set_timeouts(req, imds->settings->timeout, imds->settings->timeout);
         http_request_set_max_response(req, IMDS_MAX_RESPONSE);
         *ret = TAKE_PTR(req);
         return 0;
@@ -160,16 +157,21 @@ static void call_run(ImdsCall *c) {
                 call_finish(c, r, NULL, 0);
 }
 
-/* Fail or start every call that waits for the token. */
+/* Fail or start every call that waits for the token. A done callback may
+ * start calls (they wait for the next token, not this answer) or cancel
+ * others: mark the waiting ones first, then settle one at a time. */
 static void token_settled(Imds *imds, int error) {
-        ImdsCall *c = imds->calls, *next;
+        ImdsCall *c;
 
-        /* Calls added during callbacks are appended at the head, so walk a
-         * snapshot: mark first, then act. */
-        for (; c; c = next) {
-                next = c->next;
-                if (c->state != CALL_WAITING_TOKEN)
-                        continue;
+        LIST_FOREACH(calls, c, imds->calls)
+                c->settle = c->state == CALL_WAITING_TOKEN;
+        for (;;) {
+                LIST_FOREACH(calls, c, imds->calls)
+                        if (c->settle)
+                                break;
+                if (!c)
+                        return;
+                c->settle = false;
                 if (error < 0)
                         call_finish(c, error, NULL, 0);
                 else
@@ -179,7 +181,7 @@ static void token_settled(Imds *imds, int error) {
 
 static void on_token_done(HttpRequest *req, int error, long status, void *userdata) {
         Imds *imds = userdata;
-        Config *cfg = imds->manager->config;
+        unsigned ttl = imds->settings->token_ttl;
         const char *body;
         size_t len;
         usec_t margin;
@@ -210,9 +212,9 @@ static void on_token_done(HttpRequest *req, int error, long status, void *userda
                 goto fail;
         }
         /* Renew a minute early (a tenth of the TTL for short test TTLs). */
-        margin = MIN(60 * USEC_PER_SEC, cfg->imds_token_ttl * USEC_PER_SEC / 10);
-        imds->token_valid_until = now_usec(CLOCK_MONOTONIC) + cfg->imds_token_ttl * USEC_PER_SEC - margin;
-        component_set(&imds->component, COMPONENT_OK, "session token valid for %us", cfg->imds_token_ttl);
+        margin = MIN(60 * USEC_PER_SEC, ttl * USEC_PER_SEC / 10);
+        imds->token_valid_until = now_usec(CLOCK_MONOTONIC) + ttl * USEC_PER_SEC - margin;
+        component_set(&imds->component, COMPONENT_OK, "session token valid for %us", ttl);
         imds->token_req = http_request_free(imds->token_req);
         token_settled(imds, 0);
         return;
@@ -231,7 +233,7 @@ static int token_fetch(Imds *imds) {
         r = imds_request(imds, "PUT", "/latest/api/token", &imds->token_req);
         if (r < 0)
                 return r;
-        snprintf(hdr, sizeof(hdr), "X-aws-ec2-metadata-token-ttl-seconds: %u", imds->manager->config->imds_token_ttl);
+        snprintf(hdr, sizeof(hdr), "X-aws-ec2-metadata-token-ttl-seconds: %u", imds->settings->token_ttl);
         r = http_request_add_header(imds->token_req, hdr);
         if (r >= 0)
                 r = http_request_start(imds->token_req, on_token_done, imds);
@@ -244,7 +246,7 @@ int imds_get(Imds *imds, const char *path, ImdsDone done, void *userdata, ImdsCa
         ImdsCall *c;
         int r;
 
-        if (!imds->manager->config->imds_enabled)
+        if (!imds->settings->enabled)
                 return -EOPNOTSUPP;
         c = calloc(1, sizeof(*c));
         if (!c)
@@ -257,10 +259,7 @@ int imds_get(Imds *imds, const char *path, ImdsDone done, void *userdata, ImdsCa
                 free(c);
                 return -ENOMEM;
         }
-        c->next = imds->calls;
-        if (imds->calls)
-                imds->calls->prev = c;
-        imds->calls = c;
+        LIST_PREPEND(calls, imds->calls, c);
 
         if (token_valid(imds)) {
                 r = call_start(c);
@@ -303,7 +302,7 @@ bool imds_error_is_transient(int error) {
         }
 }
 
-int imds_new(Manager *m, Imds **ret) {
+int imds_new(sd_event *event, CurlGlue *glue, const ImdsSettings *s, Imds **ret) {
         _cleanup_(imds_freep) Imds *imds = NULL;
         const char *e = getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
         size_t l;
@@ -311,10 +310,12 @@ int imds_new(Manager *m, Imds **ret) {
         imds = calloc(1, sizeof(*imds));
         if (!imds)
                 return -ENOMEM;
-        imds->manager = m;
+        imds->event = sd_event_ref(event);
+        imds->glue = glue;
+        imds->settings = s;
         component_init(&imds->component, "imds", true);
         if (isempty(e))
-                e = m->config->imds_endpoint;
+                e = s->endpoint;
         if (isempty(e))
                 e = IMDS_DEFAULT_ENDPOINT;
         if (strncmp(e, "http://", 7) != 0 && strncmp(e, "https://", 8) != 0)
@@ -326,7 +327,7 @@ int imds_new(Manager *m, Imds **ret) {
         l = strlen(imds->endpoint);
         while (l > 0 && imds->endpoint[l - 1] == '/')
                 imds->endpoint[--l] = 0;
-        if (!m->config->imds_enabled)
+        if (!s->enabled)
                 component_set(&imds->component, COMPONENT_DISABLED, "disabled by [imds] enabled=no");
         else
                 component_set(&imds->component, COMPONENT_STARTING, "endpoint %s", imds->endpoint);
@@ -343,7 +344,12 @@ Imds *imds_free(Imds *imds) {
         strwipe_free(imds->token);
         free(imds->endpoint);
         component_done(&imds->component);
+        sd_event_unref(imds->event);
         return mfree(imds);
+}
+
+void imds_set_settings(Imds *imds, const ImdsSettings *s) {
+        imds->settings = s;
 }
 
 const char *imds_strerror(int error) {

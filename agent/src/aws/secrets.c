@@ -2,13 +2,11 @@
 #define LOG_SUBSYS "secrets"
 
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "aws.h"
 #include "log.h"
-#include "manager.h"
 #include "secrets.h"
 #include "backoff.h"
 #include "json-util.h"
@@ -35,149 +33,23 @@ struct Secret {
 };
 
 struct Secrets {
-        Manager *manager;
+        sd_event *event;
+        AwsClient *aws;
+        AgentCallback cb;
+        void *userdata;
         Secret **list;
         size_t n;
-        SecretsLoaded loaded;
-        SecretsChanged changed;
+        bool started;
         bool loaded_reported;
-        SecretsLoaded refreshed;        /* an `agentctl refresh` waiting */
+        sd_event_source *loaded_defer;  /* LOADED with no secret at all */
+        AgentCallback refreshed;        /* an `agentctl refresh` waiting */
+        void *refreshed_userdata;
+        sd_event_source *refresh_defer; /* REFRESHED with nothing to fetch */
         size_t refreshing;
         char loaded_reason[600];
         int refresh_error;
-        char refresh_reason[512];
+        char refresh_reason[1200];
 };
-
-void secret_value_done(SecretValue *v) {
-        free(v->version_id);
-        free(v->arn);
-        if (v->value)
-                explicit_wipe(v->value, v->value_len);
-        free(v->value);
-        for (size_t i = 0; i < v->n_fields; i++) {
-                free(v->field_names[i]);
-                strwipe_free(v->field_values[i]);
-        }
-        *v = (SecretValue) {};
-}
-
-/* A member of the secret's JSON object, as text: strings as they are,
- * numbers and booleans as their JSON text (port 3306 → "3306"). */
-static char *field_text(const cJSON *item) {
-        char buf[64];
-
-        if (cJSON_IsString(item))
-                return strdup(item->valuestring);
-        if (cJSON_IsBool(item))
-                return strdup(cJSON_IsTrue(item) ? "true" : "false");
-        if (cJSON_IsNumber(item)) {
-                double d = item->valuedouble;
-                if (isfinite(d) && d == (double) (long long) d)
-                        snprintf(buf, sizeof(buf), "%lld", (long long) d);
-                else
-                        snprintf(buf, sizeof(buf), "%.17g", d);
-                return strdup(buf);
-        }
-        return NULL;    /* nested objects, arrays, null: not usable as a value */
-}
-
-int secret_value_parse(const char *body, size_t len, SecretValue *ret, const char **reason) {
-        _cleanup_(json_wipe_deletep) cJSON *j = NULL;
-        const char *vid, *str, *bin, *arn;
-        SecretValue v = {};
-
-        j = cJSON_ParseWithLength(body, len);
-        if (!cJSON_IsObject(j)) {
-                *reason = "GetSecretValue answer is not a JSON object";
-                return -EBADMSG;
-        }
-        vid = json_get_string_bounded(j, "VersionId", 64);
-        arn = json_get_string_bounded(j, "ARN", 2048);
-        str = json_get_string(j, "SecretString");
-        bin = json_get_string(j, "SecretBinary");
-        if (!vid) {
-                *reason = "GetSecretValue answer has no VersionId";
-                return -EBADMSG;
-        }
-        if (!str && !bin) {
-                *reason = "GetSecretValue answer has neither SecretString nor SecretBinary";
-                return -EBADMSG;
-        }
-        v.version_id = strdup(vid);
-        v.arn = arn ? strdup(arn) : NULL;
-        if (!v.version_id || (arn && !v.arn))
-                goto oom;
-
-        if (str) {
-                v.value_len = strlen(str);
-                if (v.value_len > SECRET_MAX_SIZE) {
-                        *reason = "SecretString larger than 64 KiB";
-                        secret_value_done(&v);
-                        return -EFBIG;
-                }
-                v.value = strdup(str);
-                if (!v.value)
-                        goto oom;
-        } else {
-                size_t l = strlen(bin);
-                if (l > (SECRET_MAX_SIZE / 3 + 1) * 4) {
-                        *reason = "SecretBinary larger than 64 KiB";
-                        secret_value_done(&v);
-                        return -EFBIG;
-                }
-                v.value = malloc(l / 4 * 3 + 1);
-                if (!v.value)
-                        goto oom;
-                int n = base64_decode(bin, l, (unsigned char *) v.value);
-                if (n < 0) {
-                        *reason = "SecretBinary is not valid base64";
-                        secret_value_done(&v);
-                        return -EBADMSG;
-                }
-                v.value_len = (size_t) n;
-                v.value[n] = 0;
-                v.binary = true;
-        }
-
-        /* A JSON object becomes fields. Something that looks like one but
-         * does not parse is an error, not silently a plain string. */
-        const char *p = v.value;
-        while (!v.binary && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r'))
-                p++;
-        if (!v.binary && *p == '{') {
-                _cleanup_(json_wipe_deletep) cJSON *o = cJSON_ParseWithLength(v.value, v.value_len);
-                const cJSON *item;
-                if (!cJSON_IsObject(o)) {
-                        *reason = "SecretString starts like a JSON object but is not valid JSON";
-                        secret_value_done(&v);
-                        return -EBADMSG;
-                }
-                cJSON_ArrayForEach(item, o) {
-                        char *t;
-                        if (v.n_fields >= SECRET_MAX_FIELDS) {
-                                *reason = "SecretString has more than 64 fields";
-                                secret_value_done(&v);
-                                return -E2BIG;
-                        }
-                        if (!item->string || strlen(item->string) > 64)
-                                continue;
-                        t = field_text(item);
-                        if (!t)
-                                continue;
-                        v.field_names[v.n_fields] = strdup(item->string);
-                        v.field_values[v.n_fields] = t;
-                        v.n_fields++;
-                        if (!v.field_names[v.n_fields - 1])
-                                goto oom;
-                }
-        }
-        *ret = v;
-        return 0;
-oom:
-        secret_value_done(&v);
-        *reason = "out of memory";
-        return -ENOMEM;
-}
 
 static Secret *secret_find(Secrets *s, const char *name) {
         for (size_t i = 0; i < s->n; i++)
@@ -233,7 +105,7 @@ static void maybe_report_loaded(Secrets *s) {
         int error = 0;
         const char *reason = NULL;
 
-        if (s->loaded_reported || !s->loaded)
+        if (s->loaded_reported || !s->started)
                 return;
         for (size_t i = 0; i < s->n; i++) {
                 if (!s->list[i]->answered)
@@ -246,7 +118,17 @@ static void maybe_report_loaded(Secrets *s) {
                 }
         }
         s->loaded_reported = true;
-        s->loaded(s->manager, error, reason);
+        AgentEvent ev = { .type = SECRETS_EVENT_LOADED, .error = error, .reason = reason };
+        agent_callback_invoke(s->cb, s, &ev, s->userdata);
+}
+
+static void refresh_report(Secrets *s) {
+        AgentCallback done = s->refreshed;
+        AgentEvent ev = { .type = SECRETS_EVENT_REFRESHED, .error = s->refresh_error,
+                          .reason = s->refresh_error ? s->refresh_reason : NULL };
+
+        s->refreshed = NULL;
+        agent_callback_invoke(done, s, &ev, s->refreshed_userdata);
 }
 
 static void fetch(Secret *sec, bool value);
@@ -262,11 +144,8 @@ static void refresh_answered(Secret *sec, int error, const char *reason) {
                 s->refresh_error = error;
                 snprintf(s->refresh_reason, sizeof(s->refresh_reason), "[secret.%s]: %s", sec->name, strna(reason));
         }
-        if (--s->refreshing == 0 && s->refreshed) {
-                SecretsLoaded done = s->refreshed;
-                s->refreshed = NULL;
-                done(s->manager, s->refresh_error, s->refresh_error ? s->refresh_reason : NULL);
-        }
+        if (--s->refreshing == 0 && s->refreshed)
+                refresh_report(s);
 }
 
 static int on_refresh_timer(sd_event_source *src, uint64_t usec, void *userdata) {
@@ -277,10 +156,8 @@ static int on_refresh_timer(sd_event_source *src, uint64_t usec, void *userdata)
 }
 
 static void schedule(Secret *sec, usec_t delay) {
-        Manager *m = sec->owner->manager;
-
         if (!sec->timer) {
-                if (sd_event_add_time_relative(m->event, &sec->timer, CLOCK_MONOTONIC, delay, USEC_PER_SEC,
+                if (sd_event_add_time_relative(sec->owner->event, &sec->timer, CLOCK_MONOTONIC, delay, USEC_PER_SEC,
                                                on_refresh_timer, sec) < 0)
                         log_error("[secret.%s]: cannot arm refresh timer", sec->name);
                 return;
@@ -339,8 +216,10 @@ static void on_value(AwsCall *call, const AwsResult *res, void *userdata) {
                 log_info("[secret.%s]: version %s loaded", sec->name, v.version_id);
         schedule(sec, jitter(sec->refresh, 0.1));
         maybe_report_loaded(s);
-        if (changed && s->changed && s->loaded_reported)
-                s->changed(s->manager, sec->name);
+        if (changed && s->loaded_reported) {
+                AgentEvent ev = { .type = SECRETS_EVENT_CHANGED, .name = sec->name };
+                agent_callback_invoke(s->cb, s, &ev, s->userdata);
+        }
         refresh_answered(sec, 0, NULL);
         return;
 fail:
@@ -391,7 +270,6 @@ static void on_describe(AwsCall *call, const AwsResult *res, void *userdata) {
 }
 
 static void fetch(Secret *sec, bool value) {
-        Manager *m = sec->owner->manager;
         _cleanup_(cJSON_Deletep) cJSON *req = cJSON_CreateObject();
         _cleanup_free_ char *body = NULL;
         int r;
@@ -405,7 +283,7 @@ static void fetch(Secret *sec, bool value) {
         if (!body)
                 return (void) log_oom();
         sec->describing = !value;
-        r = aws_call(m->aws, AWS_SERVICE_SECRETSMANAGER, AWS_PROTOCOL_JSON,
+        r = aws_call(sec->owner->aws, AWS_SERVICE_SECRETSMANAGER, AWS_PROTOCOL_JSON,
                      value ? "secretsmanager.GetSecretValue" : "secretsmanager.DescribeSecret",
                      body, value ? on_value : on_describe, sec, &sec->call);
         if (r < 0) {
@@ -414,18 +292,43 @@ static void fetch(Secret *sec, bool value) {
         }
 }
 
-int secrets_refresh_now(Secrets *s, const char *name, SecretsLoaded done) {
+static int on_refresh_defer(sd_event_source *src, void *userdata) {
+        Secrets *s = userdata;
+
+        s->refresh_defer = sd_event_source_disable_unref(s->refresh_defer);
+        if (s->refreshing == 0 && s->refreshed)
+                refresh_report(s);
+        return 0;
+}
+
+int secrets_refresh_now(Secrets *s, const char *name, AgentCallback done, void *userdata) {
         bool found = false;
+        int r;
 
         if (done && s->refreshed)
                 return -EBUSY;          /* one waiting refresh at a time */
         for (size_t i = 0; i < s->n; i++)
                 if (!name || streq(s->list[i]->name, name))
                         found = true;
-        if (!found)
-                return name ? -ENOENT : 0;
-        s->refreshed = done;
-        s->refresh_error = 0;
+        if (!found && name)
+                return -ENOENT;
+        if (done) {
+                s->refreshed = done;
+                s->refreshed_userdata = userdata;
+                s->refresh_error = 0;
+        }
+        if (!found) {
+                /* Nothing to fetch: the answer still leaves from the loop,
+                 * never from inside this call. */
+                if (!done)
+                        return 0;
+                r = sd_event_add_defer(s->event, &s->refresh_defer, on_refresh_defer, s);
+                if (r < 0) {
+                        s->refreshed = NULL;
+                        return r;
+                }
+                return 0;
+        }
         for (size_t i = 0; i < s->n; i++) {
                 Secret *sec = s->list[i];
                 if (name && !streq(sec->name, name))
@@ -444,17 +347,30 @@ int secrets_refresh_now(Secrets *s, const char *name, SecretsLoaded done) {
         return 0;
 }
 
-void secrets_redact_fields(Secrets *s, const char **vals, size_t *lens, size_t *n, size_t max) {
-        for (size_t i = 0; s && i < s->n; i++)
-                for (size_t k = 0; k < s->list[i]->value.n_fields && *n < max; k++) {
-                        vals[*n] = s->list[i]->value.field_values[k];
-                        lens[*n] = strlen(vals[*n]);
-                        (*n)++;
-                }
+void secrets_foreach_value(Secrets *s, void (*fn)(const char *v, size_t len, void *userdata), void *userdata) {
+        for (size_t i = 0; s && i < s->n; i++) {
+                const SecretValue *v = &s->list[i]->value;
+
+                if (!v->version_id)
+                        continue;
+                if (v->n_fields == 0 && v->value)
+                        fn(v->value, v->value_len, userdata);
+                for (size_t k = 0; k < v->n_fields; k++)
+                        fn(v->field_values[k], strlen(v->field_values[k]), userdata);
+        }
+}
+
+int secrets_add_components(Secrets *s, ComponentList *l) {
+        for (size_t i = 0; s && i < s->n; i++) {
+                int r = component_list_add(l, &s->list[i]->component);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 static int secret_append_json(const Component *c, cJSON *o) {
-        const Secret *sec = (const Secret *) ((const char *) c - offsetof(Secret, component));
+        const Secret *sec = container_of(c, const Secret, component);
         char buf[64];
         cJSON *fields;
 
@@ -486,26 +402,29 @@ static Secret *secret_free(Secret *sec) {
         return mfree(sec);
 }
 
-int secrets_new(Manager *m, Secrets **ret) {
+int secrets_new(sd_event *e, AwsClient *aws, SecretSettings *const *list, size_t n, AgentCallback cb,
+                void *userdata, Secrets **ret) {
         _cleanup_(secrets_freep) Secrets *s = calloc(1, sizeof(Secrets));
-        Config *c = m->config;
 
         if (!s)
                 return -ENOMEM;
-        s->manager = m;
-        s->list = calloc(MAX(c->n_secrets, 1), sizeof(Secret *));
+        s->event = sd_event_ref(e);
+        s->aws = aws;
+        s->cb = cb;
+        s->userdata = userdata;
+        s->list = calloc(MAX(n, 1), sizeof(Secret *));
         if (!s->list)
                 return -ENOMEM;
-        for (size_t i = 0; i < c->n_secrets; i++) {
+        for (size_t i = 0; i < n; i++) {
                 Secret *sec = calloc(1, sizeof(Secret));
                 if (!sec)
                         return -ENOMEM;
                 s->list[s->n++] = sec;
                 sec->owner = s;
-                sec->name = strdup(c->secrets[i]->name);
-                sec->id = strdup(c->secrets[i]->id);
-                sec->stage = strdup(c->secrets[i]->version_stage);
-                sec->refresh = MAX(c->secrets[i]->refresh, USEC_PER_SEC);
+                sec->name = strdup(list[i]->name);
+                sec->id = strdup(strempty(list[i]->id));
+                sec->stage = strdup(list[i]->version_stage ?: "AWSCURRENT");
+                sec->refresh = MAX(list[i]->refresh, USEC_PER_SEC);
                 sec->backoff = (Backoff) { .base = USEC_PER_SEC, .cap = MIN(60 * USEC_PER_SEC, sec->refresh) };
                 if (!sec->name || !sec->id || !sec->stage)
                         return -ENOMEM;
@@ -513,8 +432,6 @@ int secrets_new(Manager *m, Secrets **ret) {
                 component_init(&sec->component, sec->component_name, true);
                 sec->component.append_json = secret_append_json;
                 component_set(&sec->component, COMPONENT_STARTING, "not loaded yet");
-                if (manager_register_component(m, &sec->component) < 0)
-                        return -E2BIG;
         }
         *ret = TAKE_PTR(s);
         return 0;
@@ -526,15 +443,27 @@ Secrets *secrets_free(Secrets *s) {
         for (size_t i = 0; i < s->n; i++)
                 secret_free(s->list[i]);
         free(s->list);
+        sd_event_source_disable_unref(s->loaded_defer);
+        sd_event_source_disable_unref(s->refresh_defer);
+        sd_event_unref(s->event);
         return mfree(s);
 }
 
-int secrets_start(Secrets *s, SecretsLoaded done, SecretsChanged changed) {
-        s->loaded = done;
-        s->changed = changed;
+static int on_loaded_defer(sd_event_source *src, void *userdata) {
+        Secrets *s = userdata;
+
+        s->loaded_defer = sd_event_source_disable_unref(s->loaded_defer);
+        maybe_report_loaded(s);
+        return 0;
+}
+
+int secrets_start(Secrets *s) {
+        if (s->started)
+                return -EALREADY;
+        s->started = true;
         for (size_t i = 0; i < s->n; i++)
                 fetch(s->list[i], true);
         if (s->n == 0)
-                maybe_report_loaded(s);
+                return sd_event_add_defer(s->event, &s->loaded_defer, on_loaded_defer, s);
         return 0;
 }

@@ -20,34 +20,51 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <systemd/sd-event.h>
 
+#include "aws-settings.h"
+#include "aws.h"
+#include "callback.h"
 #include "component.h"
-#include "conf.h"
+#include "secret-value.h"
 
-typedef struct Manager Manager;
 typedef struct Secrets Secrets;
 typedef struct Secret Secret;
 
-#define SECRET_MAX_SIZE (64U * 1024U)   /* Secrets Manager's own limit */
-#define SECRET_MAX_FIELDS 64
+enum {
+        /* Once, when every secret has answered at bootstrap: ev->error is
+         * the first failure (ev->reason names the secret), or 0. */
+        SECRETS_EVENT_LOADED,
+        /* After LOADED: secret ev->name got a new VersionId. */
+        SECRETS_EVENT_CHANGED,
+        /* The end of a secrets_refresh_now(), to its own callback. */
+        SECRETS_EVENT_REFRESHED,
+};
 
-/* Called when a secret got a new VersionId (after the first load too). */
-typedef void (*SecretsChanged)(Manager *m, const char *name);
-
-int secrets_new(Manager *m, Secrets **ret);
+/* list: the [secret.NAME] settings, copied (n at most SECRET_SETTINGS_MAX).
+ * cb gets LOADED and CHANGED, always from the event loop. */
+int secrets_new(sd_event *e, AwsClient *aws, SecretSettings *const *list, size_t n, AgentCallback cb,
+                void *userdata, Secrets **ret);
 Secrets *secrets_free(Secrets *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Secrets *, secrets_free);
 
-/* Starts loading every configured secret; done(m, error) is called once all
- * have an answer (error: the first failure, 0 if all loaded). */
-typedef void (*SecretsLoaded)(Manager *m, int error, const char *reason);
-int secrets_start(Secrets *s, SecretsLoaded done, SecretsChanged changed);
-/* Fetch every secret (or one, by name) now, ignoring the refresh timer;
- * done (optional) runs once every one of them has answered, with the
- * first error. Changed secrets also go through SecretsChanged. */
-int secrets_refresh_now(Secrets *s, const char *name, SecretsLoaded done);
-/* Appends every loaded field value (for redaction) to vals/lens. */
-void secrets_redact_fields(Secrets *s, const char **vals, size_t *lens, size_t *n, size_t max);
+/* Starts loading every secret. With none configured, LOADED still comes,
+ * from the loop. */
+int secrets_start(Secrets *s);
+/* Fetch every secret (or one, by name) now, ignoring the refresh timer.
+ * done (optional) gets SECRETS_EVENT_REFRESHED once each of them has
+ * answered (ev->error: the first failure), always from the event loop,
+ * also when there is nothing to fetch. Changed secrets also go through
+ * CHANGED. -ENOENT: no secret NAME; -EBUSY: a refresh with a done callback
+ * is waiting already. On a negative return done is never called. */
+int secrets_refresh_now(Secrets *s, const char *name, AgentCallback done, void *userdata);
+
+/* Calls fn for every loaded value that must never show: each plain (or
+ * binary) value and each field of a JSON secret, however many there are.
+ * For redacting command output. fn must not call back into s. */
+void secrets_foreach_value(Secrets *s, void (*fn)(const char *v, size_t len, void *userdata), void *userdata);
+/* One component per secret ("secret.NAME"). */
+int secrets_add_components(Secrets *s, ComponentList *l);
 
 size_t secrets_count(Secrets *s);
 bool secrets_all_loaded(Secrets *s);
@@ -56,18 +73,3 @@ bool secrets_all_loaded(Secrets *s);
  * asked for a field of a plain secret or the whole of a JSON one. */
 int secrets_lookup(Secrets *s, const char *name, const char *field, const char **ret, size_t *ret_len);
 const char *secrets_version(Secrets *s, const char *name);
-
-/* Pure, for tests: parses a GetSecretValue answer into the parts. */
-typedef struct SecretValue {
-        char *version_id;
-        char *arn;
-        char *value;            /* SecretString, or decoded SecretBinary */
-        size_t value_len;
-        bool binary;
-        size_t n_fields;        /* JSON object SecretString: its members */
-        char *field_names[SECRET_MAX_FIELDS];
-        char *field_values[SECRET_MAX_FIELDS];
-} SecretValue;
-
-int secret_value_parse(const char *body, size_t len, SecretValue *ret, const char **reason);
-void secret_value_done(SecretValue *v);

@@ -179,7 +179,8 @@ static void print_status(const cJSON *st, bool color) {
         printf("  Bootstrap:   ");
         cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(boot, "steps"))
                 printf("%s %s%s  ", str(e, "name"),
-                       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "done")) ? "" : "(running) ",
+                       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "done")) ? "" :
+                       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "failed")) ? "(failed) " : "(running) ",
                        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "done"))
                        ? (snprintf(buf, sizeof(buf), "%.0f ms", num(e, "duration_ms")), buf) : "");
         if (cJSON_IsNumber(ready))

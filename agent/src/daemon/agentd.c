@@ -73,7 +73,7 @@ static int run(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
         if (check) {
-                if (render_check_config(config->renders, config->n_renders) < 0)
+                if (render_check_config(config_renders(config), config->renders.n) < 0)
                         return EXIT_FAILURE;
                 printf("configuration OK (%zu file(s)", config->n_sources);
                 for (size_t i = 0; i < config->n_sources; i++)

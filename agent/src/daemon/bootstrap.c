@@ -170,6 +170,7 @@ int bootstrap_to_json(const Bootstrap *b, cJSON **ret) {
                 cJSON_AddItemToArray(steps, j);
                 if (!cJSON_AddStringToObject(j, "name", s->name) ||
                     !cJSON_AddBoolToObject(j, "done", s->duration > 0) ||
+                    !cJSON_AddBoolToObject(j, "failed", b->state == BOOTSTRAP_FAILED && i == b->current) ||
                     !cJSON_AddNumberToObject(j, "duration_ms", (double) s->duration / USEC_PER_MSEC))
                         return -ENOMEM;
         }

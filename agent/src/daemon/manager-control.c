@@ -12,6 +12,8 @@
 #include "control.h"
 #include "json-util.h"
 #include "log.h"
+#include "render.h"
+#include "secrets.h"
 #include "manager.h"
 #include "manager-control.h"
 #include "status.h"
@@ -33,6 +35,66 @@ static int on_status(ControlRequest *q, const cJSON *args, void *userdata) {
         cJSON_AddItemToObject(resp, "status", status);
         control_request_reply(q, resp);
         return 0;
+}
+
+/* ---- refresh: secrets now, then render ---- */
+
+static void on_refresh_rendered(void *source, const AgentEvent *ev, void *userdata) {
+        ControlRequest *q = userdata;
+
+        if (ev->error < 0)
+                return control_request_reply_error(q, "render failed: %s", strna(ev->reason));
+        control_request_reply_result(q, "secrets refreshed, configuration up to date");
+}
+
+static void on_refreshed(void *source, const AgentEvent *ev, void *userdata) {
+        Manager *m = userdata;
+        ControlRequest *q = TAKE_PTR(m->pending_refresh);
+
+        if (!q)
+                return;
+        if (ev->error < 0)
+                return control_request_reply_error(q, "refresh failed: %s", strna(ev->reason));
+        if (manager_state(m) != MANAGER_RUNNING || renderer_count(m->renderer) == 0)
+                return control_request_reply_result(q, "secrets refreshed");
+        if (renderer_request(m->renderer, NULL, on_refresh_rendered, q) < 0)
+                control_request_reply_error(q, "cannot start rendering");
+}
+
+int manager_refresh(Manager *m, const char *secret, ControlRequest *q) {
+        int r;
+
+        if (m->pending_refresh)
+                return -EBUSY;
+        if (secrets_count(m->secrets) == 0) {
+                if (renderer_count(m->renderer) == 0 || manager_state(m) != MANAGER_RUNNING) {
+                        /* Answered here; the control server sends it later. */
+                        control_request_reply_result(q, "nothing to refresh");
+                        return 0;
+                }
+                return renderer_request(m->renderer, NULL, on_refresh_rendered, q);
+        }
+        m->pending_refresh = q;
+        r = secrets_refresh_now(m->secrets, secret, on_refreshed, m);
+        if (r < 0)
+                m->pending_refresh = NULL;
+        return r;
+}
+
+/* ---- rollback ---- */
+
+static void on_rolled_back(void *source, const AgentEvent *ev, void *userdata) {
+        ControlRequest *q = userdata;
+
+        if (ev->error < 0)
+                return control_request_reply_error(q, "rolled back, but: %s", strna(ev->reason));
+        control_request_reply_result(q, "rolled back to the previous version");
+}
+
+int manager_rollback(Manager *m, const char *name, ControlRequest *q) {
+        if (isempty(name))
+                return -EINVAL;
+        return renderer_rollback(m->renderer, name, on_rolled_back, q);
 }
 
 static int on_refresh(ControlRequest *q, const cJSON *args, void *userdata) {

@@ -37,9 +37,9 @@ int manager_template_lookup(void *userdata, const char *name, TemplateValue *ret
         if (strncmp(name, "tags.", 5) == 0)
                 return set_string(ret, identity_tag(id, name + 5));
         if (strncmp(name, "vars.", 5) == 0) {
-                for (size_t i = 0; i < m->config->n_vars; i++)
-                        if (streq(m->config->var_names[i], name + 5))
-                                return set_string(ret, m->config->var_values[i]);
+                for (size_t i = 0; i < m->config->vars.n; i++)
+                        if (streq(m->config->vars.names[i], name + 5))
+                                return set_string(ret, m->config->vars.values[i]);
                 return -ENOENT;
         }
         if (strncmp(name, "secret.", 7) == 0) {
@@ -61,27 +61,11 @@ int manager_template_lookup(void *userdata, const char *name, TemplateValue *ret
         return -ENOENT;
 }
 
+/* Every plain value and every field of every loaded secret, however
+ * many: redaction must not stop at a count. */
 int manager_foreach_secret(void *userdata, RenderRedactAdd add, void *ctx) {
         Manager *m = userdata;
-        size_t max = m->config->n_secrets * SECRET_MAX_FIELDS, n = 0;
-        _cleanup_free_ const char **vals = NULL;
-        _cleanup_free_ size_t *lens = NULL;
 
-        for (size_t i = 0; i < m->config->n_secrets; i++) {
-                const char *v;
-                size_t l;
-                if (secrets_lookup(m->secrets, m->config->secrets[i]->name, NULL, &v, &l) >= 0)
-                        add(v, l, ctx);
-        }
-        /* Room for every field of every secret: no value is left out. */
-        if (max == 0)
-                return 0;
-        vals = calloc(max, sizeof(*vals));
-        lens = calloc(max, sizeof(*lens));
-        if (!vals || !lens)
-                return -ENOMEM;
-        secrets_redact_fields(m->secrets, vals, lens, &n, max);
-        for (size_t i = 0; i < n; i++)
-                add(vals[i], lens[i], ctx);
+        secrets_foreach_value(m->secrets, add, ctx);
         return 0;
 }

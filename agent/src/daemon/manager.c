@@ -7,34 +7,19 @@
 #include <systemd/sd-daemon.h>
 
 #include "aws.h"
+#include "bootstrap.h"
 #include "check-set.h"
 #include "control.h"
-#include "manager-control.h"
-#include "health.h"
-#include "process.h"
-#include "render.h"
-#include "secrets.h"
 #include "credentials.h"
+#include "health.h"
 #include "imds.h"
 #include "log.h"
+#include "manager-control.h"
 #include "manager-vars.h"
 #include "manager.h"
-#include "parse-util.h"
+#include "render.h"
+#include "secrets.h"
 #include "time-util.h"
-
-/*
- * Bootstrap runs as a chain of asynchronous steps, each started by the
- * completion of the one before:
- *
- *   identity (IMDS) → credentials (env or IMDS role) → secrets (all in
- *   parallel) → render (render, validate, install, reload) → ready
- *
- * Later subsystems (health) insert their steps before "ready". The whole chain is bounded by [agent] bootstrap_timeout. On
- * success: READY=1. On failure the agent stays up in the "failed" state,
- * serving its status (and /health as 503) so the cause can be seen; it
- * still sends READY=1 so systemd does not kill and restart it in a loop
- * while, say, a secret is missing.
- */
 
 const char *manager_state_to_string(ManagerState s) {
         static const char *const names[_MANAGER_STATE_MAX] = {
@@ -42,6 +27,19 @@ const char *manager_state_to_string(ManagerState s) {
                 [MANAGER_FAILED] = "failed", [MANAGER_STOPPING] = "stopping",
         };
         return s < _MANAGER_STATE_MAX ? names[s] : "unknown";
+}
+
+ManagerState manager_state(const Manager *m) {
+        if (m->stopping)
+                return MANAGER_STOPPING;
+        switch (m->bootstrap ? bootstrap_state(m->bootstrap) : BOOTSTRAP_IDLE) {
+        case BOOTSTRAP_DONE:
+                return MANAGER_RUNNING;
+        case BOOTSTRAP_FAILED:
+                return MANAGER_FAILED;
+        default:
+                return MANAGER_BOOTSTRAPPING;
+        }
 }
 
 void manager_set_status(Manager *m, const char *fmt, ...) {
@@ -56,69 +54,46 @@ void manager_set_status(Manager *m, const char *fmt, ...) {
         (void) sd_notifyf(false, "STATUS=%s", buf);
 }
 
-int manager_register_component(Manager *m, Component *c) {
-        for (size_t i = 0; i < m->n_components; i++)
-                if (m->components[i] == c)
-                        return 0;
-        if (m->n_components >= MANAGER_MAX_COMPONENTS)
-                return -E2BIG;
-        m->components[m->n_components++] = c;
-        return 0;
-}
-
-void manager_unregister_component(Manager *m, Component *c) {
-        for (size_t i = 0; i < m->n_components; i++)
-                if (m->components[i] == c) {
-                        memmove(m->components + i, m->components + i + 1,
-                                (m->n_components - i - 1) * sizeof(Component *));
-                        m->n_components--;
-                        return;
-                }
-}
-
-HealthAgentState manager_health_agent_state(Manager *m) {
-        switch (m->state) {
-        case MANAGER_RUNNING:
-                return HEALTH_AGENT_RUNNING;
-        case MANAGER_FAILED:
-                return HEALTH_AGENT_FAILED;
-        case MANAGER_STOPPING:
-                return HEALTH_AGENT_STOPPING;
-        default:
-                return HEALTH_AGENT_BOOTSTRAPPING;
-        }
+HealthAgentState manager_health_agent_state(const Manager *m) {
+        static const HealthAgentState states[_MANAGER_STATE_MAX] = {
+                [MANAGER_BOOTSTRAPPING] = HEALTH_AGENT_BOOTSTRAPPING, [MANAGER_RUNNING] = HEALTH_AGENT_RUNNING,
+                [MANAGER_FAILED] = HEALTH_AGENT_FAILED, [MANAGER_STOPPING] = HEALTH_AGENT_STOPPING,
+        };
+        return states[manager_state(m)];
 }
 
 /* The health server does not read the manager: it is told. */
-static void push_health(Manager *m) {
+void manager_push_health(Manager *m) {
         health_server_set_agent(m->health, manager_health_agent_state(m), m->draining, m->identity.instance_id);
 }
 
 int manager_collect_components(Manager *m, ComponentList *l) {
-        for (size_t i = 0; i < m->n_components; i++) {
-                int r = component_list_add(l, m->components[i]);
-                if (r < 0)
-                        return r;
-        }
-        return check_set_add_components(m->checks, l);
-}
+        int r;
 
-void manager_set_draining(Manager *m, bool draining) {
-        if (m->draining == draining)
-                return;
-        m->draining = draining;
-        log_info("%s: /health now answers %s", draining ? "draining" : "back in service",
-                 draining ? "503" : "from the checks");
-        push_health(m);
+        r = component_list_add(l, &m->core);
+        if (r >= 0)
+                r = component_list_add(l, imds_component(m->imds));
+        if (r >= 0)
+                r = component_list_add(l, credentials_component(m->credentials));
+        if (r >= 0)
+                r = component_list_add(l, aws_client_component(m->aws));
+        if (r >= 0)
+                r = secrets_add_components(m->secrets, l);
+        if (r >= 0)
+                r = renderer_add_components(m->renderer, l);
+        if (r >= 0 && m->health)
+                r = component_list_add(l, health_server_component(m->health));
+        if (r >= 0)
+                r = check_set_add_components(m->checks, l);
+        return r;
 }
 
 int manager_health(Manager *m) {
         _cleanup_(component_list_done) ComponentList l = {};
+        ManagerState s = manager_state(m);
         int h = 0;
 
-        if (m->state == MANAGER_FAILED)
-                return 2;
-        if (manager_collect_components(m, &l) < 0)
+        if (s == MANAGER_FAILED || manager_collect_components(m, &l) < 0)
                 return 2;
         for (size_t i = 0; i < l.n; i++) {
                 Component *c = l.items[i];
@@ -127,266 +102,18 @@ int manager_health(Manager *m) {
                 else if (c->state == COMPONENT_DEGRADED)
                         h = MAX(h, 1);
         }
-        if (m->state == MANAGER_BOOTSTRAPPING)
+        if (s == MANAGER_BOOTSTRAPPING)
                 h = MAX(h, 1);
         return h;
 }
 
-void manager_extend_timeout(Manager *m, usec_t usec) {
-        if (m->state == MANAGER_BOOTSTRAPPING)
-                (void) sd_notifyf(false, "EXTEND_TIMEOUT_USEC=%llu", (unsigned long long) usec);
-}
-
-void manager_step_begin(Manager *m, const char *name) {
-        if (m->n_steps >= MANAGER_MAX_STEPS)
+void manager_set_draining(Manager *m, bool draining) {
+        if (m->draining == draining)
                 return;
-        m->steps[m->n_steps++] = (BootstrapStep) { .name = name };
-        m->step_started = now_usec(CLOCK_MONOTONIC);
-        manager_set_status(m, "Bootstrapping: %s", name);
-}
-
-void manager_step_end(Manager *m) {
-        BootstrapStep *s;
-        char buf[32];
-
-        if (m->n_steps == 0)
-                return;
-        s = &m->steps[m->n_steps - 1];
-        s->duration = MAX(now_usec(CLOCK_MONOTONIC) - m->step_started, 1);
-        log_info("bootstrap step %s done in %s", s->name, format_duration(buf, sizeof(buf), s->duration));
-}
-
-static void run_ready_callbacks(Manager *m) {
-        for (size_t i = 0; i < m->n_ready_callbacks; i++)
-                m->ready_callbacks[i].callback(m, m->ready_callbacks[i].userdata);
-}
-
-static void notify_ready(Manager *m) {
-        if (!m->notified_ready) {
-                (void) sd_notify(false, "READY=1");
-                m->notified_ready = true;
-        }
-}
-
-void manager_bootstrap_failed(Manager *m, const char *fmt, ...) {
-        char buf[512];
-        const char *step = m->n_steps > 0 ? m->steps[m->n_steps - 1].name : "start";
-        va_list ap;
-
-        if (m->state != MANAGER_BOOTSTRAPPING)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(buf, sizeof(buf), fmt, ap);
-        va_end(ap);
-        m->state = MANAGER_FAILED;
-        m->bootstrap_timer = sd_event_source_disable_unref(m->bootstrap_timer);
-        component_error(&m->core, COMPONENT_FAILED, "bootstrap failed at step %s: %s", step, buf);
-        log_error("bootstrap failed at step %s: %s", step, buf);
-        manager_set_status(m, "Failed at %s: %s", step, buf);
-        push_health(m);
-        notify_ready(m);
-        run_ready_callbacks(m);
-}
-
-static void bootstrap_complete(Manager *m) {
-        char buf[32];
-
-        m->state = MANAGER_RUNNING;
-        m->ready_monotonic = now_usec(CLOCK_MONOTONIC);
-        m->bootstrap_timer = sd_event_source_disable_unref(m->bootstrap_timer);
-        component_set(&m->core, COMPONENT_OK, "running");
-        push_health(m);
-        log_info("ready after %s: instance %s in %s", format_duration(buf, sizeof(buf),
-                 m->ready_monotonic - m->start_monotonic), m->identity.instance_id, strna(aws_client_region(m->aws)));
-        manager_set_status(m, "Running: instance %s (%s), %s credentials", strna(m->identity.instance_id),
-                           strna(aws_client_region(m->aws)), credentials_source(m->credentials));
-        notify_ready(m);
-        run_ready_callbacks(m);
-}
-
-int manager_on_ready(Manager *m, ManagerReadyCallback cb, void *userdata) {
-        if (m->n_ready_callbacks >= MANAGER_MAX_READY_CALLBACKS)
-                return -E2BIG;
-        m->ready_callbacks[m->n_ready_callbacks].callback = cb;
-        m->ready_callbacks[m->n_ready_callbacks].userdata = userdata;
-        m->n_ready_callbacks++;
-        return 0;
-}
-
-static void on_render_done(void *source, const AgentEvent *ev, void *userdata) {
-        Manager *m = userdata;
-
-        if (m->state != MANAGER_BOOTSTRAPPING)
-                return;
-        if (ev->error < 0) {
-                manager_bootstrap_failed(m, "%s", ev->reason ?: strerror(-ev->error));
-                return;
-        }
-        manager_step_end(m);
-        bootstrap_complete(m);
-}
-
-static void bootstrap_render(Manager *m) {
-        int r;
-
-        if (renderer_count(m->renderer) == 0)
-                return bootstrap_complete(m);
-        manager_step_begin(m, "render");
-        r = renderer_request(m->renderer, NULL, on_render_done, m);
-        if (r < 0)
-                manager_bootstrap_failed(m, "cannot start rendering: %s", strerror(-r));
-}
-
-static void on_secrets_loaded(Manager *m, int error, const char *reason) {
-        if (m->state != MANAGER_BOOTSTRAPPING)
-                return;
-        if (error < 0) {
-                manager_bootstrap_failed(m, "%s", reason ?: "a secret could not be loaded");
-                return;
-        }
-        manager_step_end(m);
-        bootstrap_render(m);
-}
-
-/* A secret has a new version: re-render what uses it. If bootstrap had
- * failed for want of it, carry on from there. */
-static void on_secret_changed(Manager *m, const char *name) {
-        if (m->state == MANAGER_FAILED && secrets_all_loaded(m->secrets) &&
-            m->n_steps > 0 && streq(m->steps[m->n_steps - 1].name, "secrets")) {
-                log_notice("secret %s is loaded now: resuming bootstrap", name);
-                m->state = MANAGER_BOOTSTRAPPING;
-                component_set(&m->core, COMPONENT_STARTING, "resuming bootstrap");
-                manager_step_end(m);
-                bootstrap_render(m);
-                return;
-        }
-        if (m->state == MANAGER_RUNNING && renderer_count(m->renderer) > 0)
-                (void) renderer_request(m->renderer, name, NULL, NULL);
-}
-
-static void on_credentials_ready(int error, void *userdata) {
-        Manager *m = userdata;
-
-        if (m->state != MANAGER_BOOTSTRAPPING)
-                return;
-        if (error < 0) {
-                Component *c = credentials_component(m->credentials);
-                manager_bootstrap_failed(m, "%s", c->last_error ?: strerror(-error));
-                return;
-        }
-        manager_step_end(m);
-        if (secrets_count(m->secrets) == 0)
-                return bootstrap_render(m);
-        manager_step_begin(m, "secrets");
-        (void) secrets_start(m->secrets, on_secrets_loaded, on_secret_changed);
-}
-
-/* ---- control commands ---- */
-
-static void on_refresh_rendered(void *source, const AgentEvent *ev, void *userdata) {
-        ControlRequest *q = userdata;
-        cJSON *o = cJSON_CreateObject();
-
-        if (ev->error < 0) {
-                cJSON_Delete(o);
-                return control_request_reply_error(q, "render failed: %s", strna(ev->reason));
-        }
-        if (o)
-                cJSON_AddStringToObject(o, "result", "secrets refreshed, configuration up to date");
-        control_request_reply(q, o);
-}
-
-static void on_refreshed(Manager *m, int error, const char *reason) {
-        ControlRequest *q = m->pending_refresh;
-
-        m->pending_refresh = NULL;
-        if (!q)
-                return;
-        if (error < 0)
-                return control_request_reply_error(q, "refresh failed: %s", strna(reason));
-        if (m->state != MANAGER_RUNNING || renderer_count(m->renderer) == 0) {
-                cJSON *o = cJSON_CreateObject();
-                if (o)
-                        cJSON_AddStringToObject(o, "result", "secrets refreshed");
-                return control_request_reply(q, o);
-        }
-        if (renderer_request(m->renderer, NULL, on_refresh_rendered, q) < 0)
-                control_request_reply_error(q, "cannot start rendering");
-}
-
-int manager_refresh(Manager *m, const char *secret, ControlRequest *q) {
-        int r;
-
-        if (m->pending_refresh)
-                return -EBUSY;
-        if (secrets_count(m->secrets) == 0) {
-                if (renderer_count(m->renderer) == 0 || m->state != MANAGER_RUNNING) {
-                        cJSON *o = cJSON_CreateObject();
-                        if (o)
-                                cJSON_AddStringToObject(o, "result", "nothing to refresh");
-                        control_request_reply(q, o);
-                        return 0;
-                }
-                return renderer_request(m->renderer, NULL, on_refresh_rendered, q);
-        }
-        m->pending_refresh = q;
-        r = secrets_refresh_now(m->secrets, secret, on_refreshed);
-        if (r < 0)
-                m->pending_refresh = NULL;
-        return r;
-}
-
-static void on_rolled_back(void *source, const AgentEvent *ev, void *userdata) {
-        ControlRequest *q = userdata;
-        cJSON *o;
-
-        if (ev->error < 0)
-                return control_request_reply_error(q, "rolled back, but: %s", strna(ev->reason));
-        o = cJSON_CreateObject();
-        if (o)
-                cJSON_AddStringToObject(o, "result", "rolled back to the previous version");
-        control_request_reply(q, o);
-}
-
-int manager_rollback(Manager *m, const char *name, ControlRequest *q) {
-        if (isempty(name))
-                return -EINVAL;
-        return renderer_rollback(m->renderer, name, on_rolled_back, q);
-}
-
-static void on_identity_done(Manager *m, int error, const char *reason) {
-        int r;
-
-        m->identity_fetch = identity_fetch_free(m->identity_fetch);
-        if (m->state != MANAGER_BOOTSTRAPPING)
-                return;
-        if (error < 0) {
-                manager_bootstrap_failed(m, "%s", strna(reason));
-                return;
-        }
-        manager_step_end(m);
-        log_info("instance %s (%s, %s, %s), role %s, %zu tags", m->identity.instance_id,
-                 m->identity.instance_type, m->identity.availability_zone, m->identity.ami_id,
-                 strna(m->identity.role), m->identity.n_tags);
-
-        manager_step_begin(m, "credentials");
-        r = credentials_start(m->credentials);
-        if (r < 0) {
-                manager_bootstrap_failed(m, "%s", credentials_component(m->credentials)->last_error ?: strerror(-r));
-                return;
-        }
-        r = credentials_wait(m->credentials, on_credentials_ready, m, NULL);
-        if (r < 0)
-                manager_bootstrap_failed(m, "%s", credentials_component(m->credentials)->last_error ?: strerror(-r));
-}
-
-static int on_bootstrap_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
-        Manager *m = userdata;
-        char buf[32];
-
-        manager_bootstrap_failed(m, "not done within bootstrap_timeout=%s",
-                                 format_duration(buf, sizeof(buf), m->config->bootstrap_timeout));
-        return 0;
+        m->draining = draining;
+        log_info("%s: /health now answers %s", draining ? "draining" : "back in service",
+                 draining ? "503" : "from the checks");
+        manager_push_health(m);
 }
 
 static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -405,10 +132,10 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
         (void) sd_notify(false, "STOPPING=1");
         manager_set_status(m, "Stopping");
         /* Out of service first: /health answers 503 from here on. */
+        m->stopping = true;
         manager_set_draining(m, true);
-        m->state = MANAGER_STOPPING;
-        push_health(m);
-        /* Drain hooks of later subsystems go here; with nothing queued we
+        manager_push_health(m);
+        /* Drain steps of later subsystems go here; with nothing queued we
          * can leave at once. */
         sd_event_exit(m->event, 0);
         return 0;
@@ -417,6 +144,7 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
 int manager_reload(Manager *m) {
         _cleanup_(config_freep) Config *c = NULL;
         _cleanup_free_ char *error = NULL;
+        Config *old;
         int r;
 
         (void) sd_notify(false, "RELOADING=1");
@@ -428,26 +156,29 @@ int manager_reload(Manager *m) {
                 return r;
         }
         if (!streq_ptr(c->control_socket, m->config->control_socket) ||
-            !streq_ptr(c->imds_endpoint, m->config->imds_endpoint))
+            !streq_ptr(c->imds.endpoint, m->config->imds.endpoint))
                 log_notice("reload: control_socket and [imds] endpoint changes take effect on restart");
         if (!streq_ptr(c->health.listen, m->config->health.listen))
                 log_notice("reload: [health] listen= changes take effect on restart");
         /* Keep what is bound to the process; take everything else. */
-        free_and_strdup(&c->control_socket, m->config->control_socket);
-        free_and_strdup(&c->health.listen, m->config->health.listen);
-        Config *old = m->config;
+        if (free_and_strdup(&c->control_socket, m->config->control_socket) < 0 ||
+            free_and_strdup(&c->health.listen, m->config->health.listen) < 0)
+                return log_oom();
+        old = m->config;
         m->config = TAKE_PTR(c);
-        /* Before the old config goes: the checks point into it. */
-        if (m->checks && check_set_reload(m->checks, (CheckSettings *const *) m->config->checks.items,
-                                          m->config->checks.n) >= 0)
+        /* Every subsystem that points into the config gets the new one
+         * before the old one goes. ([render.*] and [secret.*] sections are
+         * copied at start and change on restart.) */
+        imds_set_settings(m->imds, &m->config->imds);
+        aws_client_set_settings(m->aws, &m->config->aws);
+        if (check_set_reload(m->checks, config_checks(m->config), m->config->checks.n) >= 0)
                 health_server_refresh(m->health);
         config_free(old);
         if (!m->log_level_from_cmdline && m->config->log_level >= 0)
                 log_set_max_level(m->config->log_level);
         log_info("configuration reloaded from %zu file(s)", m->config->n_sources);
-        /* Templates may have changed on disk: render again. ([render.*] and
-         * [secret.*] sections themselves take effect on restart.) */
-        if (m->state == MANAGER_RUNNING && renderer_count(m->renderer) > 0)
+        /* Templates and [vars] may have changed: render again. */
+        if (manager_state(m) == MANAGER_RUNNING && renderer_count(m->renderer) > 0)
                 (void) renderer_request(m->renderer, NULL, NULL, NULL);
         (void) sd_notify(false, "READY=1");
         return 0;
@@ -458,8 +189,25 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         return 0;
 }
 
+/* How checks get credentials of [secret.NAME]: not loaded (yet) → -ENOENT. */
+static int on_check_secret_lookup(void *userdata, const char *secret, const char *field, const char **ret) {
+        Manager *m = userdata;
+        int r = secrets_lookup(m->secrets, secret, field, ret, NULL);
+
+        return r == -EAGAIN ? -ENOENT : r;
+}
+
+/* A check sample: /health answers from the checks. */
+static void on_check_event(void *source, const AgentEvent *ev, void *userdata) {
+        Manager *m = userdata;
+
+        if (ev->type == CHECK_SET_EVENT_CHANGED)
+                health_server_refresh(m->health);
+}
+
 int manager_new(const char *config_path, Config *config, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
+        RenderHooks hooks;
         int r;
 
         m = calloc(1, sizeof(*m));
@@ -478,37 +226,29 @@ int manager_new(const char *config_path, Config *config, Manager **ret) {
         r = curl_glue_new(m->event, &m->glue);
         if (r < 0)
                 return log_error_errno(r, "cannot set up libcurl: %m");
-        r = imds_new(m, &m->imds);
+        r = imds_new(m->event, m->glue, &m->config->imds, &m->imds);
         if (r < 0)
                 return r;
-        r = credentials_new(m, &m->credentials);
+        r = credentials_new(m->event, m->imds, &m->credentials);
         if (r < 0)
                 return log_oom();
-        r = aws_client_new(m, &m->aws);
+        r = aws_client_new(m->event, m->glue, m->credentials, &m->config->aws, &m->aws);
         if (r < 0)
                 return log_oom();
-        r = secrets_new(m, &m->secrets);
+        r = secrets_new(m->event, m->aws, config_secrets(m->config), m->config->secrets.n, manager_on_secrets_event,
+                        m, &m->secrets);
         if (r < 0)
                 return log_error_errno(r, "cannot set up secrets: %m");
-        RenderHooks hooks = manager_render_hooks(m);
-        r = renderer_new(m->event, m->config->renders, m->config->n_renders, m->config->state_dir, &hooks,
+        hooks = manager_render_hooks(m);
+        r = renderer_new(m->event, config_renders(m->config), m->config->renders.n, m->config->state_dir, &hooks,
                          &m->renderer);
         if (r < 0)
                 return log_error_errno(r, "cannot set up rendering: %m");
-        {
-                _cleanup_(component_list_done) ComponentList l = {};
-                r = renderer_add_components(m->renderer, &l);
-                for (size_t i = 0; r >= 0 && i < l.n; i++)
-                        r = manager_register_component(m, l.items[i]);
-                if (r < 0)
-                        return log_error_errno(r, "cannot register the render components: %m");
-        }
-
-        if (manager_register_component(m, &m->core) < 0 ||
-            manager_register_component(m, imds_component(m->imds)) < 0 ||
-            manager_register_component(m, credentials_component(m->credentials)) < 0 ||
-            manager_register_component(m, aws_client_component(m->aws)) < 0)
-                return -E2BIG;
+        r = check_set_new(m->event, m->glue, config_checks(m->config), m->config->checks.n,
+                          &(CheckHooks) { .secret_lookup = on_check_secret_lookup, .userdata = m }, on_check_event,
+                          m, &m->checks);
+        if (r < 0)
+                return log_error_errno(r, "cannot set up the checks: %m");
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -516,8 +256,9 @@ int manager_new(const char *config_path, Config *config, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
-        /* Users of the loop first, the loop last; the control server
-         * after every subsystem that may still hold one of its requests. */
+        /* Users of the loop first, the loop last; the control server after
+         * every subsystem that may still hold one of its requests. */
+        bootstrap_free(m->bootstrap);
         check_set_free(m->checks);
         health_server_free(m->health);
         identity_fetch_free(m->identity_fetch);
@@ -530,36 +271,11 @@ Manager *manager_free(Manager *m) {
         control_server_free(m->control);
         identity_done(&m->identity);
         sd_event_source_disable_unref(m->watchdog_timer);
-        sd_event_source_disable_unref(m->bootstrap_timer);
         component_done(&m->core);
         sd_event_unref(m->event);
         config_free(m->config);
         free(m->config_path);
         return mfree(m);
-}
-
-static void on_ready_start_checks(Manager *m, void *userdata) {
-        (void) check_set_start(m->checks);
-        health_server_refresh(m->health);
-}
-
-/* How checks get credentials of [secret.NAME]: not loaded (yet) → -ENOENT. */
-static int on_check_secret_lookup(void *userdata, const char *secret, const char *field, const char **ret) {
-        Manager *m = userdata;
-        int r;
-
-        if (!m->secrets)
-                return -ENOENT;
-        r = secrets_lookup(m->secrets, secret, field, ret, NULL);
-        return r == -EAGAIN ? -ENOENT : r;
-}
-
-/* A check sample: /health answers from the checks. */
-static void on_check_event(void *source, const AgentEvent *ev, void *userdata) {
-        Manager *m = userdata;
-
-        if (ev->type == CHECK_SET_EVENT_CHANGED)
-                health_server_refresh(m->health);
 }
 
 int manager_start(Manager *m) {
@@ -592,36 +308,11 @@ int manager_start(Manager *m) {
                 return r;
         /* A health address that cannot be bound fails the component, not
          * the agent: its status says why. */
-        r = check_set_new(m->event, m->glue, (CheckSettings *const *) m->config->checks.items, m->config->checks.n,
-                          &(CheckHooks) { .secret_lookup = on_check_secret_lookup, .userdata = m },
-                          on_check_event, m, &m->checks);
-        if (r < 0)
-                return r;
         r = health_server_new(m->event, &m->config->health, m->checks, &m->health);
         if (r < 0)
                 return r;
-        push_health(m);
-        r = manager_register_component(m, health_server_component(m->health));
-        if (r >= 0)
-                r = manager_on_ready(m, on_ready_start_checks, NULL);
-        if (r < 0)
-                return log_error_errno(r, "cannot register the health server: %m");
-
-        r = sd_event_add_time_relative(m->event, &m->bootstrap_timer, CLOCK_MONOTONIC,
-                                       m->config->bootstrap_timeout, 0, on_bootstrap_timeout, m);
-        if (r < 0)
-                return log_error_errno(r, "cannot arm bootstrap timer: %m");
-
-        m->state = MANAGER_BOOTSTRAPPING;
-        manager_step_begin(m, "identity");
-        if (!m->config->imds_enabled) {
-                manager_bootstrap_failed(m, "[imds] enabled=no, and no other identity source exists");
-                return 0;
-        }
-        r = identity_fetch_start(m, on_identity_done, &m->identity_fetch);
-        if (r < 0)
-                return log_error_errno(r, "cannot start identity fetch: %m");
-        return 0;
+        manager_push_health(m);
+        return manager_bootstrap_start(m);
 }
 
 int manager_run(Manager *m) {

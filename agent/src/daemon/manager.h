@@ -3,20 +3,34 @@
 
 /*
  * The root object: owns the event loop, the configuration and every
- * subsystem, runs the bootstrap sequence and speaks sd_notify. Subsystems
- * get the Manager and read m->config on use (never caching it), so a SIGHUP
- * reload that swaps the config reaches them.
+ * subsystem, and is the only place that knows more than one of them. Each
+ * subsystem gets what it needs at construction (the loop, lower objects,
+ * a pointer to its settings in m->config, a callback) and reports through
+ * its callback; the manager does the wiring:
+ *
+ *   identity done        → credentials get the role, the AWS client the region
+ *   a secret changed     → render what uses it (or resume a bootstrap that
+ *                          was waiting for it)
+ *   a check sample       → /health is rebuilt
+ *   bootstrap done       → READY=1, checks start
+ *   identity retrying    → EXTEND_TIMEOUT_USEC to systemd
+ *   SIGHUP               → new settings pointers for every subsystem
+ *
+ * manager.c builds and frees, handles signals and reload; manager-bootstrap.c
+ * runs the bootstrap chain; manager-control.c answers agentctl;
+ * manager-vars.c answers the renderer's variable lookups; status.c builds
+ * the status document.
  */
 
 #include <stdbool.h>
 #include <systemd/sd-event.h>
 
-#include "check-set.h"
+#include "callback.h"
 #include "component.h"
 #include "conf.h"
-#include "identity.h"
-#include "curl-glue.h"
 #include "health.h"
+#include "curl-glue.h"
+#include "identity.h"
 
 typedef struct Manager Manager;
 typedef struct Imds Imds;
@@ -28,6 +42,8 @@ typedef struct Secrets Secrets;
 typedef struct Renderer Renderer;
 typedef struct IdentityFetch IdentityFetch;
 typedef struct HealthServer HealthServer;
+typedef struct CheckSet CheckSet;
+typedef struct Bootstrap Bootstrap;
 
 typedef enum ManagerState {
         MANAGER_BOOTSTRAPPING,
@@ -36,17 +52,6 @@ typedef enum ManagerState {
         MANAGER_STOPPING,
         _MANAGER_STATE_MAX,
 } ManagerState;
-
-#define MANAGER_MAX_COMPONENTS 256
-#define MANAGER_MAX_STEPS 16
-
-typedef void (*ManagerReadyCallback)(Manager *m, void *userdata);
-#define MANAGER_MAX_READY_CALLBACKS 8
-
-typedef struct BootstrapStep {
-        const char *name;
-        usec_t duration;        /* 0 while running */
-} BootstrapStep;
 
 struct Manager {
         sd_event *event;
@@ -61,38 +66,26 @@ struct Manager {
         AwsClient *aws;
         Secrets *secrets;
         Renderer *renderer;
-        ControlServer *control;
-        HealthServer *health;
-
-        /* [check.NAME], started when bootstrap ends (check-set.h). */
         CheckSet *checks;
-        /* Taken out of service: /health answers 503 "draining". */
-        bool draining;
+        HealthServer *health;
+        ControlServer *control;
+        Bootstrap *bootstrap;
 
         Component core;         /* the bootstrap itself */
-        Component *components[MANAGER_MAX_COMPONENTS];
-        size_t n_components;
-
-        ManagerState state;
+        bool draining;          /* /health answers 503 "draining" */
+        bool stopping;
         usec_t start_monotonic;
         usec_t start_realtime;
-        usec_t ready_monotonic;
-        BootstrapStep steps[MANAGER_MAX_STEPS];
-        size_t n_steps;
-        usec_t step_started;
 
         sd_event_source *watchdog_timer;
-        sd_event_source *bootstrap_timer;
         usec_t watchdog_usec;
         bool notified_ready;
         bool log_level_from_cmdline;
         ControlRequest *pending_refresh;
 
-        struct {
-                ManagerReadyCallback callback;
-                void *userdata;
-        } ready_callbacks[MANAGER_MAX_READY_CALLBACKS];
-        size_t n_ready_callbacks;
+        /* For test harnesses (aws-probe): told once when bootstrap ends. */
+        AgentCallback ready_callback;
+        void *ready_userdata;
 };
 
 int manager_new(const char *config_path, Config *config, Manager **ret);
@@ -101,34 +94,31 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
 
 int manager_start(Manager *m);
 int manager_run(Manager *m);
+int manager_reload(Manager *m);
 
-int manager_register_component(Manager *m, Component *c);
-void manager_unregister_component(Manager *m, Component *c);
-/* Draining: /health answers 503 at once (the lifecycle subsystem drains
- * on termination; SIGTERM does too). */
+ManagerState manager_state(const Manager *m);
+const char *manager_state_to_string(ManagerState s);
+/* Every subsystem's components, for status and health. */
+int manager_collect_components(Manager *m, ComponentList *l);
+/* Overall: 0 healthy, 1 degraded, 2 failed (agentctl's exit codes). */
+int manager_health(Manager *m);
+/* Draining: /health answers 503 at once (SIGTERM, agentctl drain, and the
+ * lifecycle subsystem on termination). */
 void manager_set_draining(Manager *m, bool draining);
 /* Human-readable sd_notify STATUS=, also shown by agentctl. */
 void manager_set_status(Manager *m, const char *fmt, ...) _printf_(2, 3);
-/* Overall: 0 healthy, 1 degraded, 2 failed (agentctl's exit codes). */
-int manager_health(Manager *m);
-/* Every component: the registered ones, then one per check. */
-int manager_collect_components(Manager *m, ComponentList *l);
-/* m->state as the health server knows it. */
-HealthAgentState manager_health_agent_state(Manager *m);
-const char *manager_state_to_string(ManagerState s);
+/* The agent's state as /health sees it. */
+HealthAgentState manager_health_agent_state(const Manager *m);
+/* Pushes the agent's state to the health server. */
+void manager_push_health(Manager *m);
 
-/* Bootstrap progress, called by the steps themselves. */
-void manager_step_begin(Manager *m, const char *name);
-void manager_step_end(Manager *m);
-void manager_bootstrap_failed(Manager *m, const char *fmt, ...) _printf_(2, 3);
-/* Tells systemd we are still busy (EXTEND_TIMEOUT_USEC) while retrying. */
-void manager_extend_timeout(Manager *m, usec_t usec);
+/* manager-bootstrap.c */
+int manager_bootstrap_start(Manager *m);
+/* The secrets subsystem's callback: LOADED ends the secrets step, CHANGED
+ * re-renders (or resumes a bootstrap that waited for the secret). */
+void manager_on_secrets_event(void *source, const AgentEvent *ev, void *userdata);
+void manager_secret_changed(Manager *m, const char *name);
 
-int manager_reload(Manager *m);
-/* Control commands answered asynchronously through q. */
+/* Control commands, answered through q (manager-control.c calls them). */
 int manager_refresh(Manager *m, const char *secret, ControlRequest *q);
 int manager_rollback(Manager *m, const char *name, ControlRequest *q);
-
-/* Called once when bootstrap ends, either way (m->state says which), in
- * registration order. */
-int manager_on_ready(Manager *m, ManagerReadyCallback cb, void *userdata);

@@ -2,6 +2,7 @@
 #include <curl/curl.h>
 #include <unistd.h>
 
+#include "bootstrap.h"
 #include "config.h"
 #include "credentials.h"
 #include "health.h"
@@ -28,7 +29,7 @@ static int add_versions(cJSON *agent) {
 int status_build(Manager *m, cJSON **ret) {
         _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
         _cleanup_(component_list_done) ComponentList components = {};
-        cJSON *agent, *ident = NULL, *comps, *boot, *steps, *sources;
+        cJSON *agent, *ident = NULL, *comps, *boot = NULL, *sources;
         usec_t now = now_usec(CLOCK_MONOTONIC);
         int health = manager_health(m), r;
         char buf[64];
@@ -37,7 +38,7 @@ int status_build(Manager *m, cJSON **ret) {
                 return -ENOMEM;
         agent = cJSON_AddObjectToObject(o, "agent");
         if (!agent ||
-            !cJSON_AddStringToObject(agent, "state", manager_state_to_string(m->state)) ||
+            !cJSON_AddStringToObject(agent, "state", manager_state_to_string(manager_state(m))) ||
             !cJSON_AddStringToObject(agent, "health", health_names[health]) ||
             json_add_string_or_null(agent, "status", m->core.detail) < 0 ||
             json_add_string_or_null(agent, "last_error", m->core.last_error) < 0 ||
@@ -74,26 +75,10 @@ int status_build(Manager *m, cJSON **ret) {
         } else
                 cJSON_AddNullToObject(o, "credentials");
 
-        boot = cJSON_AddObjectToObject(o, "bootstrap");
-        steps = boot ? cJSON_AddArrayToObject(boot, "steps") : NULL;
-        if (!steps)
-                return -ENOMEM;
-        for (size_t i = 0; i < m->n_steps; i++) {
-                cJSON *s = cJSON_CreateObject();
-                if (!s)
-                        return -ENOMEM;
-                cJSON_AddItemToArray(steps, s);
-                if (!cJSON_AddStringToObject(s, "name", m->steps[i].name) ||
-                    !cJSON_AddBoolToObject(s, "done", m->steps[i].duration > 0) ||
-                    !cJSON_AddNumberToObject(s, "duration_ms", (double) m->steps[i].duration / USEC_PER_MSEC))
-                        return -ENOMEM;
-        }
-        if (m->ready_monotonic > 0) {
-                if (!cJSON_AddNumberToObject(boot, "ready_after_ms",
-                                             (double) (m->ready_monotonic - m->start_monotonic) / USEC_PER_MSEC))
-                        return -ENOMEM;
-        } else
-                cJSON_AddNullToObject(boot, "ready_after_ms");
+        r = bootstrap_to_json(m->bootstrap, &boot);
+        if (r < 0)
+                return r;
+        cJSON_AddItemToObject(o, "bootstrap", boot);
 
         {
                 unsigned code;
