@@ -15,15 +15,13 @@
 #include "render.h"
 #include "secrets.h"
 #include "manager.h"
-#include "manager-control.h"
-#include "status.h"
 
 static int on_status(ControlRequest *q, const cJSON *args, void *userdata) {
         Manager *m = userdata;
         cJSON *status = NULL, *resp;
         int r;
 
-        r = status_build(m, &status);
+        r = manager_status_build(m, &status);
         if (r < 0)
                 return r;
         resp = cJSON_CreateObject();

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "manager-vars.h"
 #include "manager.h"
 #include "secrets.h"
 

@@ -14,8 +14,6 @@
 #include "health.h"
 #include "imds.h"
 #include "log.h"
-#include "manager-control.h"
-#include "manager-vars.h"
 #include "manager.h"
 #include "render.h"
 #include "secrets.h"
@@ -239,7 +237,8 @@ int manager_new(const char *config_path, Config *config, Manager **ret) {
                         m, &m->secrets);
         if (r < 0)
                 return log_error_errno(r, "cannot set up secrets: %m");
-        hooks = manager_render_hooks(m);
+        hooks = (RenderHooks) { .lookup = manager_template_lookup, .foreach_secret = manager_foreach_secret,
+                                .userdata = m };
         r = renderer_new(m->event, config_renders(m->config), m->config->renders.n, m->config->state_dir, &hooks,
                          &m->renderer);
         if (r < 0)

@@ -26,11 +26,13 @@
 #include <systemd/sd-event.h>
 
 #include "callback.h"
+#include "control.h"
 #include "component.h"
 #include "conf.h"
 #include "health.h"
 #include "curl-glue.h"
 #include "identity.h"
+#include "render.h"
 
 typedef struct Manager Manager;
 typedef struct Imds Imds;
@@ -119,6 +121,25 @@ int manager_bootstrap_start(Manager *m);
 void manager_on_secrets_event(void *source, const AgentEvent *ev, void *userdata);
 void manager_secret_changed(Manager *m, const char *name);
 
-/* Control commands, answered through q (manager-control.c calls them). */
+/* manager-control.c: what agentctl can ask (status, refresh, rollback,
+ * check, drain, resume), answered through the request. */
+extern const ControlCommand manager_control_commands[];
 int manager_refresh(Manager *m, const char *secret, ControlRequest *q);
 int manager_rollback(Manager *m, const char *name, ControlRequest *q);
+
+/* manager-status.c: the document `agentctl status --json` prints; agentctl
+ * renders the same document as text, so both always agree. Nothing secret
+ * goes in. */
+int manager_status_build(Manager *m, cJSON **ret);
+
+/* manager-vars.c: what the renderer asks of the manager (RenderHooks): the
+ * template variables the manager holds and every secret value, for
+ * redaction.
+ *   instance.id .region .availability_zone .type .ami_id .local_ipv4
+ *            .account_id .life_cycle .role      (IMDS identity)
+ *   tags.KEY                                     (instance tags, if enabled)
+ *   secret.NAME / secret.NAME.FIELD              (Secrets Manager)
+ *   vars.KEY                                     ([vars] in the config)
+ * (system.* and pm.* are the renderer's own: system-vars.h.) */
+int manager_template_lookup(void *userdata, const char *name, TemplateValue *ret);
+int manager_foreach_secret(void *userdata, RenderRedactAdd add, void *ctx);

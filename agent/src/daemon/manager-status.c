@@ -8,7 +8,6 @@
 #include "health.h"
 #include "manager.h"
 #include "log.h"
-#include "status.h"
 #include "json-util.h"
 #include "time-util.h"
 
@@ -26,7 +25,7 @@ static int add_versions(cJSON *agent) {
         return 0;
 }
 
-int status_build(Manager *m, cJSON **ret) {
+int manager_status_build(Manager *m, cJSON **ret) {
         _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
         _cleanup_(component_list_done) ComponentList components = {};
         cJSON *agent, *ident = NULL, *comps, *boot = NULL, *sources;
