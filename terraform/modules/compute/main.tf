@@ -148,6 +148,7 @@ resource "aws_launch_template" "this" {
     terminate_hook    = var.terminate_hook_name
     agentd_deb_s3_uri = var.agentd_deb_s3_uri
     agentd_deb_sha256 = var.agentd_deb_sha256
+    s3_endpoint       = var.s3_endpoint
   }))
 
   tag_specifications {
