@@ -79,13 +79,27 @@ data "aws_iam_policy_document" "agentd" {
     resources = [local.asg_arn]
   }
 
-  # Only when agentd is installed from S3 at boot: that one object.
+  # Only when agentd is installed from S3 at boot: that one object, and the platform
+  # key only through S3 (the artifacts bucket encrypts with it).
   dynamic "statement" {
     for_each = local.deb_object_arn == "" ? [] : [local.deb_object_arn]
     content {
       sid       = "FetchAgentdPackage"
       actions   = ["s3:GetObject"]
       resources = [statement.value]
+    }
+  }
+  dynamic "statement" {
+    for_each = local.deb_object_arn == "" ? [] : [var.kms_key_arn]
+    content {
+      sid       = "DecryptAgentdPackage"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${var.region}.amazonaws.com"]
+      }
     }
   }
 }
