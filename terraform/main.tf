@@ -93,6 +93,7 @@ module "monitoring" {
   scale_out_policy_arn = module.compute.scale_out_policy_arn
   scale_in_policy_arn  = module.compute.scale_in_policy_arn
   db_cluster_id        = module.database.cluster_id
+  db_max_acu           = module.database.max_capacity
   alb_arn_suffix       = module.alb.arn_suffix
   metrics_namespace    = local.metrics_namespace
   monthly_budget_usd   = var.monthly_budget_usd

@@ -289,3 +289,26 @@ test('the schema check catches defects injected on purpose', async () => {
   assert.ok(schemaProblems('resource', 'aws_s3_bucket_encryption.x', {}, 'x').some((p) => /has no resource aws_s3_bucket_encryption/.test(p)),
     'a resource type the provider does not have is caught');
 });
+
+test('scaling survives an apply, the master secret does not rotate at creation, the DB alarm follows max ACU', async () => {
+  await loaded;
+  const asg = byName('compute').resource['aws_autoscaling_group.this'];
+  const ignored = (asg.lifecycle || []).flatMap((l) => l.ignore_changes || []).map((x) => x.replace(/^\$\{|\}$/g, ''));
+  assert.ok(ignored.includes('desired_capacity'), `ASG lifecycle.ignore_changes has desired_capacity (got ${ignored})`);
+  const rot = byName('database').resource['aws_secretsmanager_secret_rotation.master'];
+  assert.equal(rot.rotate_immediately, false, 'master secret rotation: rotate_immediately = false');
+  // The threshold expression, evaluated here for the root's max ACU, is 80% of Aurora
+  // MySQL's max_connections at that memory (AWS's formula), not a constant.
+  const mon = byName('monitoring');
+  const alarm = mon.resource['aws_cloudwatch_metric_alarm.db_connections'];
+  assert.equal(alarm.threshold, '${local.db_connections_alarm}');
+  const acu = Number(byName('database').variable.max_capacity.default);
+  const mem = acu * 2 * 1024 ** 3;
+  const maxConn = Math.floor(Math.max(Math.log2(mem / 805306368) * 45, Math.log2(mem / 8187281408) * 1000));
+  assert.equal(maxConn, 2069, `max_connections at ${acu} ACU`);
+  const locals = Object.assign({}, ...(mon.raw['main.tf'].locals || []));
+  assert.match(locals.db_max_connections, /log\(local\.db_memory_bytes \/ 805306368, 2\) \* 45/);
+  assert.match(locals.db_max_connections, /log\(local\.db_memory_bytes \/ 8187281408, 2\) \* 1000/);
+  assert.match(locals.db_connections_alarm, /local\.db_max_connections \* 0\.8/);
+  assert.equal(byName('root').module.monitoring.db_max_acu, '${module.database.max_capacity}');
+});

@@ -228,6 +228,12 @@ resource "aws_autoscaling_group" "this" {
     value               = var.name
     propagate_at_launch = true
   }
+
+  # desired_capacity is where the scaling policies keep the fleet; an apply must not
+  # set it back to the initial value.
+  lifecycle {
+    ignore_changes = [desired_capacity]
+  }
 }
 
 # Simple scaling, one instance at a time, 300 s cooldown (architecture: scaling policies).
