@@ -356,7 +356,8 @@ def main():
         if p.returncode != 0:
             print("./dev deb failed:\n%s" % p.stderr.decode("utf-8", "replace")[-3000:])
             return 1
-        deb = p.stdout.decode().strip().splitlines()[-1]
+        # A copy: another ./dev deb (the deploy suite) may replace build-deb/ meanwhile.
+        deb = shutil.copy(p.stdout.decode().strip().splitlines()[-1], tmp)
         print("package %s built in %.0f s" % (deb, time.monotonic() - t0), flush=True)
         t0 = time.monotonic()
         print("building the guest image (mmdebstrap bookworm, no agentd: the user data installs it)...", flush=True)
