@@ -35,6 +35,21 @@ module "secrets" {
   name   = var.name
 }
 
+# The agentd package, when this apply uploads it (agentd_deb_path); otherwise an
+# already-uploaded s3:// URI (agentd_deb_s3_uri), or agentd baked into the AMI.
+module "artifacts" {
+  source          = "./modules/artifacts"
+  count           = var.agentd_deb_path == "" ? 0 : 1
+  name            = var.name
+  kms_key_arn     = module.secrets.kms_key_arn
+  agentd_deb_path = var.agentd_deb_path
+}
+
+locals {
+  agentd_deb_s3_uri = var.agentd_deb_path == "" ? var.agentd_deb_s3_uri : module.artifacts[0].agentd_deb_s3_uri
+  agentd_deb_sha256 = var.agentd_deb_path == "" ? var.agentd_deb_sha256 : module.artifacts[0].agentd_deb_sha256
+}
+
 module "network" {
   source                    = "./modules/network"
   name                      = var.name
@@ -78,6 +93,7 @@ module "monitoring" {
   scale_out_policy_arn = module.compute.scale_out_policy_arn
   scale_in_policy_arn  = module.compute.scale_in_policy_arn
   db_cluster_id        = module.database.cluster_id
+  db_max_acu           = module.database.max_capacity
   alb_arn_suffix       = module.alb.arn_suffix
   metrics_namespace    = local.metrics_namespace
   monthly_budget_usd   = var.monthly_budget_usd
@@ -100,6 +116,7 @@ module "compute" {
   log_group_name      = module.monitoring.log_group_name
   log_group_arn       = module.monitoring.log_group_arn
   metrics_namespace   = local.metrics_namespace
-  agentd_deb_s3_uri   = var.agentd_deb_s3_uri
-  agentd_deb_sha256   = var.agentd_deb_sha256
+  agentd_deb_s3_uri   = local.agentd_deb_s3_uri
+  agentd_deb_sha256   = local.agentd_deb_sha256
+  s3_endpoint         = var.s3_endpoint
 }

@@ -80,6 +80,22 @@ variable "instance_type" {
   default = "t3.medium"
 }
 
+variable "agentd_deb_path" {
+  description = "Local path of the .deb built by ./dev deb; Terraform uploads it to the artifacts bucket and the instances install it at boot. Empty: use agentd_deb_s3_uri, or agentd in the AMI."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.agentd_deb_path == "" || can(regex("\\.deb$", var.agentd_deb_path))
+    error_message = "agentd_deb_path must be empty or the path of a .deb file."
+  }
+}
+
+variable "s3_endpoint" {
+  description = "S3 endpoint the user data fetches the package from (path-style), e.g. an interface VPC endpoint. Empty: https://BUCKET.s3.REGION.amazonaws.com."
+  type        = string
+  default     = ""
+}
+
 variable "agentd_deb_s3_uri" {
   description = "s3://bucket/key.deb of an agentd package to install at boot; empty when the AMI has agentd."
   type        = string

@@ -102,7 +102,8 @@ function expressions(s) {
 function references(expr) {
   const code = expr.replace(/"(?:[^"\\]|\\.)*"/g, (lit) => ' ' + expressions(lit).join(' ') + ' ');
   const refs = [];
-  const re = /(?<![\w.\-])(var|local|module|data)\.([A-Za-z_][\w-]*)(?:\.([A-Za-z_][\w-]*))?(?:\.([A-Za-z_][\w-]*))?|(?<![\w.\-])(aws_[a-z0-9_]+)\.([A-Za-z_][\w-]*)/g;
+  // module.NAME[INDEX].OUTPUT (a module with count) is a reference to OUTPUT too.
+  const re = /(?<![\w.\-])(var|local|module|data)\.([A-Za-z_][\w-]*)(?:\[\d+\])?(?:\.([A-Za-z_][\w-]*))?(?:\.([A-Za-z_][\w-]*))?|(?<![\w.\-])(aws_[a-z0-9_]+)\.([A-Za-z_][\w-]*)/g;
   let m;
   while ((m = re.exec(code))) {
     if (m[5]) refs.push({ kind: 'resource', key: `${m[5]}.${m[6]}`, text: m[0] });

@@ -216,3 +216,99 @@ for (const row of REQUIREMENTS) {
     }
   });
 }
+
+// --- The AWS provider's schema (tests/deploy/aws-schema.js, @cdktf/provider-aws) ---
+const awsSchema = require('./aws-schema.js');
+let schema;
+const schemaLoaded = Promise.resolve().then(() => (schema = awsSchema.load()));
+
+function schemaProblems(kind, key, body, where) {
+  const type = key.split('.')[0];
+  const entry = schema.index[kind][type];
+  if (!entry) return [`${where}: the AWS provider has no ${kind === 'data' ? 'data source' : 'resource'} ${type}`];
+  return awsSchema.validate(entry.schema, body, where);
+}
+
+test('the schema package is the build of the provider version terraform/versions.tf pins', async () => {
+  await schemaLoaded;
+  assert.ok(schema.count > 1500, `only ${schema.count} resources and data sources in the manifest`);
+  const versions = fs.readFileSync(path.join(TF, 'versions.tf'), 'utf8');
+  const pin = /version\s*=\s*"~>\s*(\d+)\.(\d+)"/.exec(versions);
+  assert.ok(pin, 'versions.tf pins the aws provider with ~> MAJOR.MINOR');
+  const [maj, min] = schema.providerVersion.split('.').map(Number);
+  assert.ok(maj === Number(pin[1]) && min >= Number(pin[2]),
+    `@cdktf/provider-aws is built for aws ${schema.providerVersion}, versions.tf wants ~> ${pin[1]}.${pin[2]}`);
+});
+
+test('every resource and data block matches the AWS provider schema', async () => {
+  await loaded;
+  await schemaLoaded;
+  const problems = [];
+  let checked = 0;
+  for (const m of Object.values(model.modules)) {
+    const rel = path.relative(SRC, m.dir);
+    for (const kind of ['resource', 'data']) {
+      for (const [key, body] of Object.entries(m[kind])) {
+        checked++;
+        problems.push(...schemaProblems(kind, key, body, `${rel} ${kind === 'data' ? 'data.' : ''}${key}`));
+      }
+    }
+  }
+  assert.ok(checked >= 40, `only ${checked} blocks checked`);
+  assert.deepEqual(problems, [], `${problems.length} schema problem(s):\n${problems.join('\n')}`);
+});
+
+test('the schema check catches defects injected on purpose', async () => {
+  await loaded;
+  await schemaLoaded;
+  const compute = byName('compute');
+  const lt = JSON.parse(JSON.stringify(compute.resource['aws_launch_template.this'] || Object.entries(compute.resource)
+    .find(([k]) => k.startsWith('aws_launch_template.'))[1]));
+  const clean = schemaProblems('resource', 'aws_launch_template.x', lt, 'lt');
+  assert.deepEqual(clean, [], 'the unmodified launch template is clean');
+  const cases = [
+    ['an unknown argument', (b) => { b.instance_typo = 't3.micro'; }, /unknown argument or block "instance_typo"/],
+    ['an unknown argument inside a block', (b) => { b.metadata_options[0].http_tokenz = 'required'; }, /metadata_options\[0\]: unknown argument or block "http_tokenz"/],
+    ['a block written as an argument', (b) => { b.metadata_options = { http_tokens: 'required' }; }, /"metadata_options" is a block/],
+    ['an argument written as a block', (b) => { b.image_id = [{ id: 'ami-1' }]; }, /"image_id" is an argument, not a block/],
+  ];
+  for (const [what, mutate, want] of cases) {
+    const b = JSON.parse(JSON.stringify(lt));
+    mutate(b);
+    const got = schemaProblems('resource', 'aws_launch_template.x', b, 'lt');
+    assert.ok(got.some((p) => want.test(p)), `${what} is caught (got ${JSON.stringify(got)})`);
+  }
+  // A missing required argument, and a resource type the provider does not have.
+  const alb = byName('alb');
+  const [lkey, listener] = Object.entries(alb.resource).find(([k]) => k.startsWith('aws_lb_listener.'));
+  const noArn = JSON.parse(JSON.stringify(listener));
+  delete noArn.load_balancer_arn;
+  assert.deepEqual(schemaProblems('resource', lkey, listener, 'l'), []);
+  assert.ok(schemaProblems('resource', lkey, noArn, 'l').some((p) => /required argument "load_balancer_arn" missing/.test(p)),
+    'a missing required argument is caught');
+  assert.ok(schemaProblems('resource', 'aws_s3_bucket_encryption.x', {}, 'x').some((p) => /has no resource aws_s3_bucket_encryption/.test(p)),
+    'a resource type the provider does not have is caught');
+});
+
+test('scaling survives an apply, the master secret does not rotate at creation, the DB alarm follows max ACU', async () => {
+  await loaded;
+  const asg = byName('compute').resource['aws_autoscaling_group.this'];
+  const ignored = (asg.lifecycle || []).flatMap((l) => l.ignore_changes || []).map((x) => x.replace(/^\$\{|\}$/g, ''));
+  assert.ok(ignored.includes('desired_capacity'), `ASG lifecycle.ignore_changes has desired_capacity (got ${ignored})`);
+  const rot = byName('database').resource['aws_secretsmanager_secret_rotation.master'];
+  assert.equal(rot.rotate_immediately, false, 'master secret rotation: rotate_immediately = false');
+  // The threshold expression, evaluated here for the root's max ACU, is 80% of Aurora
+  // MySQL's max_connections at that memory (AWS's formula), not a constant.
+  const mon = byName('monitoring');
+  const alarm = mon.resource['aws_cloudwatch_metric_alarm.db_connections'];
+  assert.equal(alarm.threshold, '${local.db_connections_alarm}');
+  const acu = Number(byName('database').variable.max_capacity.default);
+  const mem = acu * 2 * 1024 ** 3;
+  const maxConn = Math.floor(Math.max(Math.log2(mem / 805306368) * 45, Math.log2(mem / 8187281408) * 1000));
+  assert.equal(maxConn, 2069, `max_connections at ${acu} ACU`);
+  const locals = Object.assign({}, ...(mon.raw['main.tf'].locals || []));
+  assert.match(locals.db_max_connections, /log\(local\.db_memory_bytes \/ 805306368, 2\) \* 45/);
+  assert.match(locals.db_max_connections, /log\(local\.db_memory_bytes \/ 8187281408, 2\) \* 1000/);
+  assert.match(locals.db_connections_alarm, /local\.db_max_connections \* 0\.8/);
+  assert.equal(byName('root').module.monitoring.db_max_acu, '${module.database.max_capacity}');
+});

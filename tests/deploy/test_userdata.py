@@ -6,11 +6,15 @@ Usage: test_userdata.py SOURCE_ROOT {shellcheck|fakeroot}
 shellcheck: the template rendered with sample variables (by render_tftpl.py, the same
   substitution Terraform's templatefile() does) is shellcheck clean.
 fakeroot:   the rendered script runs under bash with AGENTD_USERDATA_ROOT pointing at a
-  temp dir and PATH stand-ins for systemctl, dpkg and aws (each records its arguments);
-  a stand-in /usr/bin/agentd in the fake root answers --check-config. Real coreutils do
-  the rest (base64, install, mktemp, sha256sum). Each case asserts the exact config
-  file, its mode, the calls made, and for the failing cases a non-zero exit with a
-  message that names the failed step.
+  temp dir and PATH stand-ins for systemctl and apt-get (each records its arguments);
+  a stand-in /usr/bin/agentd in the fake root answers --check-config. The package is
+  fetched for real: the AWS emulator (tests/fakeaws) plays IMDSv2 and S3 on loopback,
+  the script's real curl signs GetObject, and the emulator checks the signature with
+  botocore (a curl wrapper records each call's arguments, so a test sees that no
+  credential is ever on a command line). Real coreutils do the rest (base64, install,
+  mktemp, sha256sum). Each case asserts the exact config file, its mode, the calls
+  made, and for the failing cases a non-zero exit with a message that names the
+  failed step.
 """
 import hashlib
 import json
@@ -34,6 +38,7 @@ SAMPLE = {
     "terminate_hook": "php-app-terminate",
     "agentd_deb_s3_uri": "",
     "agentd_deb_sha256": "",
+    "s3_endpoint": "",
 }
 EXPECTED_CONF = """\
 # Written by the EC2 user data (terraform/modules/compute). Do not edit:
@@ -64,19 +69,20 @@ echo "systemctl $*" >>"$CALLS"
 if [ "$1" = is-active ]; then [ -n "${FAKE_ACTIVE:-}" ]; exit; fi
 exit 0
 """,
-    "dpkg": r"""#!/bin/bash
-echo "dpkg $*" >>"$CALLS"
-[ "$1" = -i ] || exit 2
-# "Installs" the package: puts the agentd stand-in in place.
+    "apt-get": r"""#!/bin/bash
+echo "apt-get $*" >>"$CALLS"
+if [ "$1" = update ]; then rm -f "$FAKE_APT_FAIL"; exit 0; fi
+[ "$1" = install ] || exit 2
+deb=${!#}
+# A first install that fails as with missing dependencies (FAKE_APT_FAIL exists).
+[ -e "${FAKE_APT_FAIL:-/nonexistent}" ] && { echo "E: Unmet dependencies" >&2; exit 100; }
+# "Installs" the package: it must be the file that was fetched, then the agentd stand-in.
+cmp -s "$deb" "$FAKE_DEB_EXPECTED" || { echo "apt-get: not the expected package" >&2; exit 1; }
 install -D -m 0755 "$FAKE_AGENTD" "$AGENTD_USERDATA_ROOT/usr/bin/agentd"
 """,
-    "aws": r"""#!/bin/bash
-echo "aws $*" >>"$CALLS"
-[ "$1 $2" = "s3 cp" ] || exit 2
-shift 2
-[ "$1" = --only-show-errors ] && shift
-src=${1#s3://}
-cp "$FAKE_S3/$src" "$2"
+    "curl": r"""#!/bin/bash
+echo "curl $*" >>"$CALLS"
+exec /usr/bin/curl "$@"
 """,
 }
 AGENTD = r"""#!/bin/bash
@@ -106,12 +112,27 @@ def need(tool, package):
         sys.exit(f"FAIL: {tool} not found: install Debian package {package} (see .ci/packages/deploy.txt)")
 
 
-def run_case(variables, agentd_in_ami=True, env_extra=None, s3_objects=None):
+AWS = None          # the emulator (fakeroot mode), reset before each case
+DEB_BUCKET = "php-app-artifacts"
+DEB_KEY = "agentd/agentd_0.1.0+deb12_amd64.deb"
+DEB_URI = f"s3://{DEB_BUCKET}/{DEB_KEY}"
+DEB = b"!<arch>\nfake agentd package\n" + bytes(range(256)) * 64
+
+
+def run_case(variables, agentd_in_ami=True, env_extra=None, s3_objects=None, faults=()):
     """Runs the rendered script against a fresh fake root; returns (rc, stderr, calls, root)."""
     tmp = tempfile.mkdtemp(prefix="userdata-")
     root = os.path.join(tmp, "root")
     bindir = os.path.join(tmp, "bin")
-    s3 = os.path.join(tmp, "s3")
+    AWS.reset()
+    for f in faults:
+        AWS.fault(**f)
+    for key, data in (s3_objects or {}).items():
+        bucket, _, k = key.partition("/")
+        AWS.put_s3_object(bucket, k, body=data)
+    expected = os.path.join(tmp, "expected.deb")
+    with open(expected, "wb") as f:
+        f.write(DEB)
     os.makedirs(root)
     os.makedirs(bindir)
     for name, body in STANDINS.items():
@@ -126,11 +147,6 @@ def run_case(variables, agentd_in_ami=True, env_extra=None, s3_objects=None):
     if agentd_in_ami:
         os.makedirs(os.path.join(root, "usr/bin"))
         shutil.copy(fake_agentd, os.path.join(root, "usr/bin/agentd"))
-    for key, data in (s3_objects or {}).items():
-        path = os.path.join(s3, key)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(data)
     script = os.path.join(tmp, "user-data.sh")
     with open(script, "w") as f:
         f.write(render(variables))
@@ -141,7 +157,8 @@ def run_case(variables, agentd_in_ami=True, env_extra=None, s3_objects=None):
         "AGENTD_USERDATA_ROOT": root,
         "CALLS": calls,
         "FAKE_AGENTD": fake_agentd,
-        "FAKE_S3": s3,
+        "FAKE_DEB_EXPECTED": expected,
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT": AWS.url,
         "TMPDIR": tmp,
         "LC_ALL": "C",
     }
@@ -189,28 +206,80 @@ def case_already_running():
     shutil.rmtree(tmp)
 
 
+def deb_vars(**kw):
+    return dict(SAMPLE, agentd_deb_s3_uri=DEB_URI, agentd_deb_sha256=hashlib.sha256(DEB).hexdigest(),
+                s3_endpoint=AWS.url, **kw)
+
+
+def s3_log():
+    return [(r["operation"], r["status"], r["error"]) for r in AWS.requests(service="s3")]
+
+
 def case_deb(good):
-    deb = b"!<arch>\nfake agentd package\n"
-    digest = hashlib.sha256(deb if good else b"something else").hexdigest()
-    variables = dict(SAMPLE, agentd_deb_s3_uri="s3://php-app-artifacts/agentd/agentd_0.1.0_amd64.deb",
-                     agentd_deb_sha256=digest)
+    variables = deb_vars()
+    if not good:
+        variables["agentd_deb_sha256"] = hashlib.sha256(b"something else").hexdigest()
     rc, err, calls, root, tmp = run_case(variables, agentd_in_ami=False,
-                                         s3_objects={"php-app-artifacts/agentd/agentd_0.1.0_amd64.deb": deb})
+                                         s3_objects={f"{DEB_BUCKET}/{DEB_KEY}": DEB})
     conf, _ = read_conf(root)
-    fetched = [c for c in calls if c.startswith("aws ")]
-    check(len(fetched) == 1 and "s3 cp --only-show-errors s3://php-app-artifacts/agentd/agentd_0.1.0_amd64.deb" in fetched[0],
-          f"deb ({'good' if good else 'bad'} sha): fetched from S3 once (got {fetched})")
+    label = "deb, good sha" if good else "deb, bad sha"
+    check(s3_log() == [("GetObject", 200, None)],
+          f"{label}: fetched from the emulator's S3 once, signature accepted (got {s3_log()})")
+    imds = [r["operation"] for r in AWS.requests(service="imds")]
+    check(imds[:1] == ["api/token"] and "meta-data/iam/security-credentials/agentd-instance-role" in imds,
+          f"{label}: IMDSv2 token first, then the role credentials (got {imds})")
+    issued = {c["AccessKeyId"] for c in AWS.state()["credentials"]["issued"]}
+    akids = {r["access_key_id"] for r in AWS.requests(service="s3")}
+    check(akids and akids <= issued, f"{label}: signed with the role credentials from IMDS")
+    creds = AWS.state()["credentials"]["issued"]
+    leaked = [c for c in creds if c["SecretAccessKey"] in err + " ".join(calls) or c["Token"] in err + " ".join(calls)]
+    check(not leaked, f"{label}: no secret key or token in any command line or in the output")
     if good:
-        check(rc == 0, f"deb, good sha: exit 0 (got {rc}; {err.strip()})")
-        check(any(c.startswith("dpkg -i ") and c.endswith("/agentd.deb") for c in calls), "deb, good sha: dpkg -i ran")
-        check(calls[-1] == "systemctl start --no-block agentd.service", "deb, good sha: started --no-block")
-        check(conf == EXPECTED_CONF, "deb, good sha: config written before the install, exactly")
-        check(calls.index(next(c for c in calls if c.startswith("dpkg"))) < calls.index("systemctl enable agentd.service"),
-              "deb, good sha: installed before enable")
+        check(rc == 0, f"{label}: exit 0 (got {rc}; stderr: {err.strip()})")
+        apt = [c for c in calls if c.startswith("apt-get")]
+        check(len(apt) == 1 and apt[0].startswith("apt-get install -y -q --no-install-recommends /") and
+              apt[0].endswith("/agentd.deb"), f"{label}: apt-get install ./agentd.deb once (got {apt})")
+        check(calls[-1] == "systemctl start --no-block agentd.service", f"{label}: started --no-block")
+        check(conf == EXPECTED_CONF, f"{label}: config written before the install, exactly")
+        check(calls.index(apt[0]) < calls.index("systemctl enable agentd.service"), f"{label}: installed before enable")
     else:
-        check(rc != 0, "deb, bad sha: exit non-zero")
-        check("SHA-256" in err and "failed" in err, f"deb, bad sha: message names the checksum step (got {err.strip()})")
-        check(not any(c.startswith(("dpkg", "systemctl")) for c in calls), "deb, bad sha: nothing installed or started")
+        check(rc != 0, f"{label}: exit non-zero")
+        check("SHA-256" in err and "failed" in err, f"{label}: message names the checksum step (got {err.strip()})")
+        check(not any(c.startswith(("apt-get", "systemctl")) for c in calls), f"{label}: nothing installed or started")
+    shutil.rmtree(tmp)
+
+
+def case_deb_more():
+    objects = {f"{DEB_BUCKET}/{DEB_KEY}": DEB}
+    # The region comes from IMDS when the user data has none: the signature's scope
+    # must be the emulator's region, or S3 refuses it.
+    rc, err, calls, root, tmp = run_case(deb_vars(region=""), agentd_in_ami=False, s3_objects=objects)
+    check(rc == 0 and s3_log() == [("GetObject", 200, None)],
+          f"deb, no region: region read from IMDS, signature accepted (rc {rc}, {s3_log()}, {err.strip()[-300:]})")
+    shutil.rmtree(tmp)
+    # S3 throttles once: curl retries.
+    rc, err, calls, root, tmp = run_case(deb_vars(), agentd_in_ami=False, s3_objects=objects,
+                                         faults=[{"kind": "throttle", "service": "s3", "operation": "GetObject"}])
+    check(rc == 0 and s3_log() == [("GetObject", 503, "SlowDown"), ("GetObject", 200, None)],
+          f"deb, S3 throttles once: retried, installed (rc {rc}, {s3_log()})")
+    shutil.rmtree(tmp)
+    # The object is not there (the bucket is).
+    rc, err, calls, root, tmp = run_case(deb_vars(), agentd_in_ami=False,
+                                         s3_objects={f"{DEB_BUCKET}/agentd/other.deb": b"x"})
+    check(rc != 0 and f'step "fetch {DEB_URI}" failed' in err,
+          f"deb missing in S3: fails naming the fetch step (got {err.strip()[-300:]})")
+    check(s3_log() == [("GetObject", 404, "NoSuchKey")], f"deb missing in S3: S3 said NoSuchKey ({s3_log()})")
+    check(not any(c.startswith(("apt-get", "systemctl")) for c in calls), "deb missing in S3: nothing installed")
+    shutil.rmtree(tmp)
+    # The AMI's package lists cannot satisfy the dependencies: update, then again.
+    flag = tempfile.NamedTemporaryFile(delete=False)
+    flag.close()
+    rc, err, calls, root, tmp = run_case(deb_vars(), agentd_in_ami=False, s3_objects=objects,
+                                         env_extra={"FAKE_APT_FAIL": flag.name})
+    apt = [c.split(" /")[0] for c in calls if c.startswith("apt-get")]
+    check(rc == 0 and apt == ["apt-get install -y -q --no-install-recommends", "apt-get update -q",
+                              "apt-get install -y -q --no-install-recommends"],
+          f"deb, stale package lists: apt-get update and install again (rc {rc}, {apt})")
     shutil.rmtree(tmp)
 
 
@@ -257,16 +326,32 @@ def fakeroot():
     need("bash", "bash")
     need("base64", "coreutils")
     need("sha256sum", "coreutils")
+    need("curl", "curl")
+    global AWS
+    sys.path.insert(0, os.path.join(SRC, "tests", "fakeaws"))
+    from client import FakeAWS
+    aws_tmp = tempfile.mkdtemp(prefix="userdata-fakeaws-")
+    AWS = FakeAWS(aws_tmp, quiet=True)
+    try:
+        fakeroot_cases()
+    finally:
+        AWS.stop()
+        shutil.rmtree(aws_tmp, ignore_errors=True)
+
+
+def fakeroot_cases():
     case_ami()
     case_already_running()
     case_deb(good=True)
     case_deb(good=False)
+    case_deb_more()
     case_partial()
     case_refused("log_group", "/aws/ec2/php-app\n[aws]\nregion = evil", "newline")
     case_refused("asg_name", "php-app-asg]", "refused")
     case_refused("secret_arn", "arn:aws:secretsmanager:x;y", "refused")
     case_refused("region", "eu central 1", "does not look like")
     case_refused("agentd_deb_sha256", "abc", "does not look like")
+    case_refused("s3_endpoint", "ftp://example", "does not look like")
     rc, err, calls, root, tmp = run_case(dict(SAMPLE, agentd_deb_s3_uri="s3://bucket/agentd.deb"))
     check(rc != 0 and "unchecked" in err and calls == [], "deb without sha256: refused before anything runs")
     shutil.rmtree(tmp)
@@ -286,7 +371,8 @@ def fakeroot():
 def shellcheck():
     need("shellcheck", "shellcheck")
     for label, variables in (("no deb", SAMPLE),
-                             ("deb", dict(SAMPLE, agentd_deb_s3_uri="s3://b/agentd.deb", agentd_deb_sha256="0" * 64))):
+                             ("deb", dict(SAMPLE, agentd_deb_s3_uri="s3://b/agentd.deb", agentd_deb_sha256="0" * 64,
+                                         s3_endpoint="http://127.0.0.1:9"))):
         with tempfile.NamedTemporaryFile("w", suffix=".sh", delete=False) as f:
             f.write(render(variables))
         p = subprocess.run(["shellcheck", "--shell=bash", "--severity=style", f.name], capture_output=True, text=True)

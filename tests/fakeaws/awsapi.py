@@ -26,7 +26,7 @@ from xml.sax.saxutils import escape
 
 import botocore.session
 import botocore.validate
-from botocore.auth import SigV4Auth
+from botocore.auth import S3SigV4Auth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
@@ -190,22 +190,29 @@ class _Verifier(SigV4Auth):
         return hm
 
 
+class _S3Verifier(_Verifier, S3SigV4Auth):
+    """S3's flavour: the path as sent (no normalisation), and the payload hash taken
+    from x-amz-content-sha256 (botocore's canonical_request reads the header)."""
+
+
 def compute_signature(req, auth, secret, token):
     url = "http://%s%s" % (req.header("Host") or "localhost", req.path)
     headers = {k: v for k, v in req.headers}
     areq = AWSRequest(method=req.method, url=url, headers=headers, data=req.body)
     areq.context["timestamp"] = req.header("X-Amz-Date")
-    signer = _Verifier(Credentials(auth["akid"], secret, token), auth["service"], auth["region"],
-                       auth["signed"], req.headers)
+    verifier = _S3Verifier if auth["service"] == "s3" else _Verifier
+    signer = verifier(Credentials(auth["akid"], secret, token), auth["service"], auth["region"],
+                      auth["signed"], req.headers)
     canonical = signer.canonical_request(areq)
     return signer.signature(signer.string_to_sign(areq, canonical), areq)
 
 
-def authenticate(state, service, req):
+def authenticate(state, service, req, names=None):
     """Raises AWSError unless the request is correctly signed by live credentials.
-    Returns the access key id."""
-    names = error_names(SERVICES[service][1])
-    query = SERVICES[service][1] == "query"
+    Returns the access key id. `names`: the service's error codes, for a service
+    outside SERVICES (S3)."""
+    names = names or error_names(SERVICES[service][1])
+    query = service not in SERVICES or SERVICES[service][1] == "query"
     raw = req.header("Authorization")
     if not raw:
         raise AWSError(names["missing"], "Missing Authentication Token", 403)

@@ -12,6 +12,7 @@ so tests can assert that no secret leaked.  Control calls use urllib only.
         aws.create_secret("db", string='{"password": "x"}')
 """
 
+import base64
 import json
 import os
 import subprocess
@@ -211,6 +212,17 @@ class FakeAWS:
 
     def set_user_data(self, data):
         return self._call("POST", "user-data", raw=data.encode() if isinstance(data, str) else data)
+
+    def put_s3_object(self, bucket, key, path=None, body=None, content_type=None):
+        """Stores an object for S3 GetObject: from a file (path) or bytes (body)."""
+        data = {"bucket": bucket, "key": key}
+        if path is not None:
+            data["path"] = os.path.abspath(path)
+        else:
+            data["body_base64"] = base64.b64encode(body).decode()
+        if content_type:
+            data["content_type"] = content_type
+        return self._call("POST", "s3/object", data)
 
     def reset(self):
         return self._call("POST", "reset", {})

@@ -18,6 +18,7 @@ Prints "READY http://HOST:PORT" on stdout once listening; SIGTERM/SIGINT exit 0.
 """
 
 import argparse
+import base64
 import json
 import os
 import re
@@ -34,6 +35,7 @@ from urllib.parse import parse_qsl, urlsplit
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import awsapi  # noqa: E402
+import s3  # noqa: E402
 from awsapi import AWSError  # noqa: E402
 from state import State, rfc3339  # noqa: E402
 
@@ -222,6 +224,9 @@ class Handler(BaseHTTPRequestHandler):
     def _aws(self, body):
         req = awsapi.Request(self.command, self.path, list(self.headers.items()), body)
         auth = awsapi.parse_authorization(req.header("Authorization") or "")
+        if auth and auth["service"] == "s3":
+            self._s3(req)
+            return
         service = auth["service"] if auth else awsapi.infer_service(req)
         request_id = awsapi.new_request_id()
         operation = None
@@ -255,6 +260,34 @@ class Handler(BaseHTTPRequestHandler):
         log_line(service, operation, status, code)
         STATE.log_request(service, operation, status, code, akid, fault and fault["kind"])
         self._send(status, headers, out, fault)
+
+    def _s3(self, req):
+        """S3 GetObject/HeadObject (s3.py); faults: latency, drop, throttle (503
+        SlowDown), error5xx (500 InternalError), truncated, slow."""
+        operation = s3.operation_of(self.command)
+        fault = STATE.take_fault("s3", operation)
+        kind = fault and fault["kind"]
+        if kind == "latency":
+            time.sleep(fault["seconds"])
+        elif kind == "drop":
+            log_line("s3", operation, 0, "dropped")
+            STATE.log_request("s3", operation, 0, "dropped", fault=kind)
+            raise DropConnection()
+        if kind in ("throttle", "error5xx"):
+            status, code = (503, "SlowDown") if kind == "throttle" else (500, "InternalError")
+            body = ("<Error><Code>%s</Code><Message>fault injected</Message></Error>" % code).encode()
+            log_line("s3", operation, status, code)
+            STATE.log_request("s3", operation, status, code, fault=kind)
+            self._send(status, {"Content-Type": "application/xml"}, b"" if self.command == "HEAD" else body)
+            return
+        status, headers, body, operation, code, akid = s3.handle(STATE, req)
+        log_line("s3", operation, status, code)
+        STATE.log_request("s3", operation, status, code, akid, kind)
+        if self.command == "HEAD":
+            # HEAD: the object's length, no body (_send leaves the body out for HEAD).
+            self._send(status, headers, body)
+        else:
+            self._send(status, headers, body, fault if kind in ("truncated", "slow") else None)
 
     def _aws_fault(self, fault, service, operation, request_id, akid):
         """Answer the request according to `fault`.  False: continue normally."""
@@ -480,7 +513,7 @@ class Handler(BaseHTTPRequestHandler):
             if not isinstance(data, dict):
                 raise ValueError("JSON object expected")
             status, result = 200, self._control_op(op, data, body)
-        except (ValueError, TypeError, KeyError) as e:
+        except (ValueError, TypeError, KeyError, OSError) as e:
             status, result = 400, {"error": "%s: %s" % (type(e).__name__, e)}
         if result is None:
             status, result = 404, {"error": "unknown control endpoint %s %s" % (self.command, op[:80])}
@@ -531,6 +564,14 @@ class Handler(BaseHTTPRequestHandler):
                 return {"arn": sec["arn"], "version_id": next(iter(sec["versions"]))}
         if op == "secrets/rotate":
             return {"version_id": s.rotate_secret(data)}
+        if op == "s3/object":
+            if "path" in data:
+                with open(data["path"], "rb") as f:
+                    content = f.read()
+            else:
+                content = base64.b64decode(data.get("body_base64", ""), validate=True)
+            return s3.put_object(s, data.get("bucket"), data.get("key"), content,
+                                 data.get("content_type") or "application/octet-stream")
         if op == "lifecycle":
             s.set_lifecycle(data)
             with s.lock:

@@ -80,6 +80,7 @@ class State:
             self.static_creds = {}         # akid -> secret
             self.secrets = {}              # name -> secret dict
             self.log_groups = {}           # name -> group dict
+            self.s3_buckets = {}           # bucket -> {key -> object dict} (s3.py)
             self.metric_data = []
             self.target_lifecycle_state = None
             self.pending_hooks = []
@@ -324,7 +325,7 @@ class State:
         if spec.get("kind") not in kinds:
             raise ValueError("kind must be one of " + ", ".join(kinds))
         service = spec.get("service", "*")
-        if service not in ("imds", "secretsmanager", "logs", "monitoring", "autoscaling", "*"):
+        if service not in ("imds", "secretsmanager", "logs", "monitoring", "autoscaling", "s3", "*"):
             raise ValueError("unknown service %r" % service)
         fault = {"service": service, "operation": spec.get("operation"), "kind": spec["kind"],
                  "count": int(spec.get("count", 1)), "seconds": float(spec.get("seconds", 1.0)),
@@ -409,6 +410,8 @@ class State:
                 },
                 "secrets": secrets_out,
                 "log_groups": groups,
+                "s3": {b: {k: {"size": len(o["body"]), "etag": o["md5"]} for k, o in objs.items()}
+                       for b, objs in self.s3_buckets.items()},
                 "metric_data": list(self.metric_data),
                 "lifecycle": {"target_state": self.target_lifecycle_state,
                               "pending_hooks": copy.deepcopy(self.pending_hooks),

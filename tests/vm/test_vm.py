@@ -5,14 +5,17 @@ brings it into service under systemd.
 Usage: test_vm.py SOURCE_ROOT BUILD_ROOT   (meson passes both; exit 77 = skipped)
 
 What happens:
-  1. vmimage.py builds one image for the run: mmdebstrap bookworm from the host's apt
-     mirror, agentd from BUILD_ROOT with `meson install --destdir`, the AMI drop-in
-     (tests/vm/guest/10-ami.conf), cloud-init's Ec2 datasource, the guest check script.
+  1. `./dev deb --no-lintian` builds build-deb/agentd_VERSION_amd64.deb. vmimage.py
+     builds one image for the run: mmdebstrap bookworm from the host's apt mirror,
+     without agentd, the AMI drop-in (tests/vm/guest/10-ami.conf), cloud-init's Ec2
+     datasource, the guest check script.
   2. Each boot gets a fresh AWS emulator (tests/fakeaws) on host loopback, serving IMDS,
-     the user data and the AWS APIs; QEMU forwards 169.254.169.254:80 to it (guestfwd,
-     restrict=on) and the guest's port 80 to a host loopback port (hostfwd).
-     The user data is userdata/user-data.sh.tftpl rendered by tests/deploy/render_tftpl.py,
-     exactly as Terraform's templatefile() would.
+     the user data, the AWS APIs and S3 (the package); QEMU forwards
+     169.254.169.254:80 to it (guestfwd, restrict=on) and the guest's port 80 to a host
+     loopback port (hostfwd). The user data is userdata/user-data.sh.tftpl rendered by
+     tests/deploy/render_tftpl.py, exactly as Terraform's templatefile() would: it
+     fetches the package from the emulator's S3 (curl --aws-sigv4 with the role's IMDS
+     credentials), checks its SHA-256 and installs it with apt-get, the production path.
   3. Boot "serve" (scenarios 1 boot, 2 rotation, 3 shutdown) and boot "broken" (scenario
      4, a secret id that does not exist; it shuts down the same way). The guest reports on
      a virtio port; the host answers its WAITs (HTTP through the hostfwd, rotation through
@@ -64,9 +67,12 @@ USERDATA_VARS = {
     "asg_name": "php-app-asg",
     "launch_hook": "php-app-launch",
     "terminate_hook": "php-app-terminate",
-    "agentd_deb_s3_uri": "",
-    "agentd_deb_sha256": "",
+    "agentd_deb_s3_uri": None,   # the package in the emulator's S3
+    "agentd_deb_sha256": None,
+    # The emulator answers S3 on the metadata address (guestfwd), path-style.
+    "s3_endpoint": "http://169.254.169.254",
 }
+DEB_BUCKET = "php-app-artifacts-123456789012"
 MISSING_ARN = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:rds!cluster-0missing-AbCdEf"
 
 
@@ -130,7 +136,11 @@ class Boot:
         self.password2 = "vm-pass-2-" + secrets.token_hex(8)
         self.aws = FakeAWS(os.path.join(ctx["tmp"], name + "-fakeaws"), quiet=True)
         arn = self.aws.create_secret("db", string=secret_doc(self.password))["arn"]
-        variables = dict(USERDATA_VARS, secret_arn=secret_arn or arn)
+        deb = ctx["deb"]
+        key = "agentd/" + os.path.basename(deb)
+        put = self.aws.put_s3_object(DEB_BUCKET, key, path=deb)
+        variables = dict(USERDATA_VARS, secret_arn=secret_arn or arn,
+                         agentd_deb_s3_uri="s3://%s/%s" % (DEB_BUCKET, key), agentd_deb_sha256=put["sha256"])
         with open(os.path.join(ctx["src"], "userdata", "user-data.sh.tftpl")) as f:
             self.user_data = render_tftpl.render(f.read(), variables)
         self.aws.set_user_data(self.user_data)
@@ -199,6 +209,9 @@ class Boot:
     # ------------------------------------------------------------- WAIT handlers
     def on_wait_serving(self):
         r, n = self.report, self.name
+        s3 = [(q["operation"], q["status"]) for q in self.aws.requests(service="s3")]
+        r.check(n, s3 == [("GetObject", 200)], "the package was fetched once from the emulator's S3, "
+                "signature checked (%s)" % self.facts.get("agentd_package", "?"), str(s3))
         r.check(n, self.facts.get("pool_password_sha256") == sha256(self.password),
                 "the pool's DB_PASSWORD is the emulator's secret value")
         status, body = http_get(self.base + "/index.php")
@@ -338,7 +351,16 @@ def main():
             if HEALTH_REQUIRED:
                 report.check("image", False, "agentd under test supports [health]/[check.*]", health_out)
         t0 = time.monotonic()
-        print("building the guest image (mmdebstrap bookworm, meson install from %s)..." % build, flush=True)
+        p = subprocess.run([os.path.join(src, "dev"), "deb", "--no-lintian"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, cwd=src, timeout=900)
+        if p.returncode != 0:
+            print("./dev deb failed:\n%s" % p.stderr.decode("utf-8", "replace")[-3000:])
+            return 1
+        # A copy: another ./dev deb (the deploy suite) may replace build-deb/ meanwhile.
+        deb = shutil.copy(p.stdout.decode().strip().splitlines()[-1], tmp)
+        print("package %s built in %.0f s" % (deb, time.monotonic() - t0), flush=True)
+        t0 = time.monotonic()
+        print("building the guest image (mmdebstrap bookworm, no agentd: the user data installs it)...", flush=True)
         try:
             image = vmimage.build(build, tmp, os.path.join(tmp, "image-build.log"), health)
         except vmimage.MirrorError as e:
@@ -347,11 +369,11 @@ def main():
         except vmimage.BuildError as e:
             print("image build failed: %s" % e)
             return 1
-        print("image built in %.0f s (mmdebstrap %.0f s%s from %s, agentd install + mkfs %.0f s)" % (
+        print("image built in %.0f s (mmdebstrap %.0f s%s from %s, customise + mkfs %.0f s)" % (
             time.monotonic() - t0, image["mmdebstrap_s"], ", cached" if image["cached"] else "",
             image["mirror"], image["customise_s"]), flush=True)
         exposure_host = host_exposure(src)
-        ctx = {"tmp": tmp, "src": src, "image": image, "report": report, "health": health}
+        ctx = {"tmp": tmp, "src": src, "image": image, "report": report, "health": health, "deb": deb}
 
         serve = Boot(ctx, "serve", "serve")
         boots.append(serve)

@@ -1,7 +1,10 @@
 """Build the boot test's guest image: a Debian 12 root file system made by mmdebstrap,
-agentd installed into it with `meson install`, the "AMI" configuration and the test's
-guest side baked in, packed with `mkfs.ext4 -d` into a raw disk (no loop devices, no
-mounts). The kernel and initrd are copied out for QEMU's -kernel/-initrd boot.
+the "AMI" configuration and the test's guest side baked in, packed with `mkfs.ext4 -d`
+into a raw disk (no loop devices, no mounts). The kernel and initrd are copied out for
+QEMU's -kernel/-initrd boot. agentd is NOT in the image: the user data installs the
+package `./dev deb` built, fetched from the emulator's S3, as on a stock AMI. The
+image has agentd's runtime libraries already (the guest has no route to a mirror), so
+`apt-get install ./agentd.deb` resolves its dependencies offline.
 
 Design: one image per test run, in the run's temp dir; QEMU boots it with snapshot=on as
 often as the scenarios need, so every boot starts from the same first-boot state, as an
@@ -182,12 +185,6 @@ def build(build_dir, workdir, log, with_health):
     if rc != 0:
         raise BuildError("extracting the root file system failed:\n" + out[-2000:])
 
-    # agentd, exactly as `meson install` lays it out (binaries, unit, tmpfiles.d,
-    # templates, validators).
-    rc, out = _run(["meson", "install", "-C", build_dir, "--destdir", root, "--no-rebuild", "--quiet"], log)
-    if rc != 0:
-        raise BuildError("meson install --destdir failed:\n" + out[-3000:])
-
     g = lambda name: os.path.join(GUEST, name)   # noqa: E731
     # The AMI's agentd configuration (not enabled: the user data enables and starts it).
     _install(g("10-ami.conf"), root, "/etc/agentd/agentd.conf.d/10-ami.conf", 0o640)
@@ -219,8 +216,8 @@ def build(build_dir, workdir, log, with_health):
                     "vm-check.service", "vm-stop-report.service"], log)
     if rc != 0:
         raise BuildError("systemctl enable in the image failed:\n" + out[-2000:])
-    # The AMI does not enable agentd: the user data does (as on EC2).
-    rc, out = _run(["chroot", root, "systemctl", "disable", "agentd.service"], log)
+    if os.path.exists(os.path.join(root, "usr/bin/agentd")):
+        raise BuildError("agentd is in the image: the user data must install it")
 
     kernels = sorted(glob.glob(os.path.join(root, "boot", "vmlinuz-*")))
     initrds = sorted(glob.glob(os.path.join(root, "boot", "initrd.img-*")))

@@ -79,13 +79,27 @@ data "aws_iam_policy_document" "agentd" {
     resources = [local.asg_arn]
   }
 
-  # Only when agentd is installed from S3 at boot: that one object.
+  # Only when agentd is installed from S3 at boot: that one object, and the platform
+  # key only through S3 (the artifacts bucket encrypts with it).
   dynamic "statement" {
     for_each = local.deb_object_arn == "" ? [] : [local.deb_object_arn]
     content {
       sid       = "FetchAgentdPackage"
       actions   = ["s3:GetObject"]
       resources = [statement.value]
+    }
+  }
+  dynamic "statement" {
+    for_each = local.deb_object_arn == "" ? [] : [var.kms_key_arn]
+    content {
+      sid       = "DecryptAgentdPackage"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${var.region}.amazonaws.com"]
+      }
     }
   }
 }
@@ -148,6 +162,7 @@ resource "aws_launch_template" "this" {
     terminate_hook    = var.terminate_hook_name
     agentd_deb_s3_uri = var.agentd_deb_s3_uri
     agentd_deb_sha256 = var.agentd_deb_sha256
+    s3_endpoint       = var.s3_endpoint
   }))
 
   tag_specifications {
@@ -212,6 +227,12 @@ resource "aws_autoscaling_group" "this" {
     key                 = "Name"
     value               = var.name
     propagate_at_launch = true
+  }
+
+  # desired_capacity is where the scaling policies keep the fleet; an apply must not
+  # set it back to the initial value.
+  lifecycle {
+    ignore_changes = [desired_capacity]
   }
 }
 

@@ -126,3 +126,9 @@ variable "agentd_deb_sha256" {
   type        = string
   default     = ""
 }
+
+variable "s3_endpoint" {
+  description = "S3 endpoint the user data fetches the .deb from (path-style), e.g. a VPC interface endpoint; empty: https://BUCKET.s3.REGION.amazonaws.com."
+  type        = string
+  default     = ""
+}

@@ -130,6 +130,8 @@ resource "aws_rds_cluster_instance" "reader" {
 # visible and reviewable. Managed secrets need no rotation Lambda.
 resource "aws_secretsmanager_secret_rotation" "master" {
   secret_id = aws_rds_cluster.this.master_user_secret[0].secret_arn
+  # Not at creation: the cluster has just set this password.
+  rotate_immediately = false
   rotation_rules {
     automatically_after_days = var.secret_rotation_days
   }

@@ -15,3 +15,8 @@ output "master_secret_arn" {
   description = "The RDS-managed master secret agentd reads ([secret.db] id)."
   value       = aws_rds_cluster.this.master_user_secret[0].secret_arn
 }
+
+output "max_capacity" {
+  description = "Serverless v2 maximum ACUs (the DB connections alarm derives its threshold from it)."
+  value       = var.max_capacity
+}

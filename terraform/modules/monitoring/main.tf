@@ -80,16 +80,26 @@ resource "aws_cloudwatch_metric_alarm" "cpu_low" {
 
 # --- Database connections ---
 
+# Aurora MySQL sizes max_connections from the instance memory:
+#   GREATEST(log2(mem / 805306368) * 45, log2(mem / 8187281408) * 1000)
+# and Serverless v2 takes the memory of its maximum ACU (2 GiB an ACU). 16 ACU: 2069.
+# The alarm fires at 80% of that, so it can fire before connections are refused.
+locals {
+  db_memory_bytes      = var.db_max_acu * 2 * 1024 * 1024 * 1024
+  db_max_connections   = floor(max(log(local.db_memory_bytes / 805306368, 2) * 45, log(local.db_memory_bytes / 8187281408, 2) * 1000))
+  db_connections_alarm = floor(local.db_max_connections * 0.8)
+}
+
 resource "aws_cloudwatch_metric_alarm" "db_connections" {
   alarm_name          = "${var.name}-db-connections"
-  alarm_description   = "Aurora connections approaching max_connections"
+  alarm_description   = "Aurora connections above 80% of max_connections (${local.db_max_connections} at ${var.db_max_acu} ACU)"
   namespace           = "AWS/RDS"
   metric_name         = "DatabaseConnections"
   dimensions          = { DBClusterIdentifier = var.db_cluster_id }
   statistic           = "Maximum"
   period              = 300
   evaluation_periods  = 2
-  threshold           = var.db_connections_threshold
+  threshold           = local.db_connections_alarm
   comparison_operator = "GreaterThanThreshold"
   alarm_actions       = [aws_sns_topic.alarms.arn]
   ok_actions          = [aws_sns_topic.alarms.arn]

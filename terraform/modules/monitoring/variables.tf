@@ -62,10 +62,9 @@ variable "db_cluster_id" {
   type = string
 }
 
-variable "db_connections_threshold" {
-  description = "Alarm when the cluster's connections exceed this (about 80% of max_connections at the maximum ACU)."
+variable "db_max_acu" {
+  description = "The cluster's Serverless v2 maximum ACUs: the connections alarm is 80% of max_connections at that size."
   type        = number
-  default     = 2000
 }
 
 variable "alb_arn_suffix" {
