@@ -60,9 +60,12 @@ def find_source(name):
 
 # ------------------------------------------------------------------ man pages
 def parser_keys():
-    """{section: set(keys)} from the parser's tables. A named kind ([secret.NAME])
-    is keyed "secret.NAME"."""
-    tables = {}
+    """{section: set(keys)} from the parser's tables: every `X_items[]` key
+    table, every `ConfSection` naming one (in the layer that owns it), and
+    the list of sections agentd reads (`config_sections[]` in the daemon).
+    A named kind ([secret.NAME]) is keyed "secret.NAME"; free-form sections
+    ([vars]) have no table and are left out."""
+    tables, sections, used, where = {}, {}, None, None
     for path in sorted(glob.glob(os.path.join(SRC, "agent", "src", "**", "*.c"), recursive=True)):
         with open(path, encoding="utf-8") as f:
             text = f.read()
@@ -70,16 +73,19 @@ def parser_keys():
             keys = set(re.findall(r'\b[A-Z_]*ITEM\(\s*"([a-z0-9_]+)"', m.group(2)))
             if keys:
                 tables[m.group(1)] = keys
-        plain = re.search(r"plain_sections\[\]\s*=\s*\{(.*?)\n\};", text, re.S)
-        named = re.search(r"named_kinds\[\]\s*=\s*\{(.*?)\n\};", text, re.S)
-        sections = {}
-        for block, suffix in ((plain, ""), (named, ".NAME")):
-            if block:
-                for name, table in re.findall(r'\{\s*"([a-z]+)",\s*(\w+)_items\b', block.group(1)):
-                    sections[name + suffix] = table
-        if sections:
-            return {s: tables.get(t, set()) for s, t in sections.items()}, path
-    sys.exit("FAIL: no plain_sections/named_kinds tables found under agent/src")
+        for m in re.finditer(r"ConfSection\s+(\w+)\s*=\s*\{(.*?)\}\s*;", text, re.S):
+            name = re.search(r'\.name\s*=\s*"([a-z]+)"', m.group(2))
+            items = re.search(r"\.items\s*=\s*(\w+)_items\b", m.group(2))
+            if name and items:
+                named = re.search(r"\.named\s*=\s*true", m.group(2)) is not None
+                sections[m.group(1)] = (name.group(1) + (".NAME" if named else ""), items.group(1))
+        block = re.search(r"config_sections\[\]\s*=\s*\{(.*?)\n\};", text, re.S)
+        if block:
+            used = re.findall(r"\{\s*&(\w+)\s*,", block.group(1))
+            where = path
+    if not used:
+        sys.exit("FAIL: no config_sections[] table found under agent/src")
+    return {sections[v][0]: tables.get(sections[v][1], set()) for v in used if v in sections}, where
 
 
 def man_entries(page):
