@@ -176,7 +176,7 @@ static void print_status(const cJSON *st, bool color) {
         printf("  Uptime:      %s (since %s, pid %.0f)\n", fmt_secs(buf, sizeof(buf), num(agent, "uptime_sec")),
                str(agent, "started_at"), num(agent, "pid"));
         ready = cJSON_GetObjectItemCaseSensitive(boot, "ready_after_ms");
-        printf("  Bootstrap:   ");
+        printf("  Sequence:   ");
         cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(boot, "steps"))
                 printf("%s %s%s  ", str(e, "name"),
                        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "done")) ? "" :

@@ -2,7 +2,7 @@
 #define LOG_SUBSYS "manager"
 
 /*
- * The bootstrap chain (bootstrap.c) with agentd's steps:
+ * The bootstrap chain (sequence.c) with agentd's steps:
  *
  *   identity (IMDS) → credentials (env or IMDS role) → secrets (all in
  *   parallel) → render (render, validate, install, reload) → ready
@@ -18,7 +18,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "aws.h"
-#include "bootstrap.h"
+#include "sequence.h"
 #include "check-set.h"
 #include "credentials.h"
 #include "health.h"
@@ -48,15 +48,15 @@ static void bootstrap_ended(Manager *m, int error) {
 
 static void on_bootstrap_event(void *source, const AgentEvent *ev, void *userdata) {
         Manager *m = userdata;
-        const char *step = bootstrap_current_step(m->bootstrap) ?: "start";
+        const char *step = sequence_current_step(m->bootstrap) ?: "start";
         char buf[32];
 
-        if (ev->type == BOOTSTRAP_EVENT_STEP) {
+        if (ev->type == SEQUENCE_EVENT_STEP) {
                 manager_set_status(m, "Bootstrapping: %s", ev->name);
                 return;
         }
         if (ev->error < 0) {
-                const char *why = bootstrap_error(m->bootstrap) ?: strerror(-ev->error);
+                const char *why = sequence_error(m->bootstrap) ?: strerror(-ev->error);
                 component_error(&m->core, COMPONENT_FAILED, "bootstrap failed at step %s: %s", step, why);
                 log_error("bootstrap failed at step %s: %s", step, why);
                 manager_set_status(m, "Failed at %s: %s", step, why);
@@ -88,32 +88,32 @@ static void on_identity_event(void *source, const AgentEvent *ev, void *userdata
         }
         m->identity_fetch = identity_fetch_free(m->identity_fetch);
         if (ev->error < 0)
-                return bootstrap_fail(m->bootstrap, ev->error, "%s", strna(ev->reason));
+                return sequence_fail(m->bootstrap, ev->error, "%s", strna(ev->reason));
         /* Who we are decides which role and which region. */
         if (credentials_set_role(m->credentials, m->identity.role) < 0 ||
             aws_client_set_fallback_region(m->aws, m->identity.region) < 0)
-                return bootstrap_fail(m->bootstrap, -ENOMEM, "out of memory");
+                return sequence_fail(m->bootstrap, -ENOMEM, "out of memory");
         log_info("instance %s (%s, %s, %s), role %s, %zu tags", m->identity.instance_id,
                  m->identity.instance_type, m->identity.availability_zone, m->identity.ami_id,
                  strna(m->identity.role), m->identity.n_tags);
-        bootstrap_step_done(m->bootstrap);
+        sequence_step_done(m->bootstrap);
 }
 
-static void step_identity(Bootstrap *b, void *userdata) {
+static void step_identity(Sequence *b, void *userdata) {
         Manager *m = userdata;
         int r;
 
         if (!m->config->imds.enabled)
-                return bootstrap_fail(b, -EOPNOTSUPP, "[imds] enabled=no, and no other identity source exists");
+                return sequence_fail(b, -EOPNOTSUPP, "[imds] enabled=no, and no other identity source exists");
         r = identity_fetch_new(m->event, m->imds, &m->config->imds, on_identity_event, m, &m->identity_fetch);
         if (r < 0)
-                bootstrap_fail(b, r, "cannot start the identity fetch: %s", strerror(-r));
+                sequence_fail(b, r, "cannot start the identity fetch: %s", strerror(-r));
 }
 
 /* ---- credentials ---- */
 
 static void credentials_failed(Manager *m, int error) {
-        bootstrap_fail(m->bootstrap, error, "%s", credentials_component(m->credentials)->last_error ?: strerror(-error));
+        sequence_fail(m->bootstrap, error, "%s", credentials_component(m->credentials)->last_error ?: strerror(-error));
 }
 
 static void on_credentials_ready(void *source, const AgentEvent *ev, void *userdata) {
@@ -121,10 +121,10 @@ static void on_credentials_ready(void *source, const AgentEvent *ev, void *userd
 
         if (ev->error < 0)
                 return credentials_failed(m, ev->error);
-        bootstrap_step_done(m->bootstrap);
+        sequence_step_done(m->bootstrap);
 }
 
-static void step_credentials(Bootstrap *b, void *userdata) {
+static void step_credentials(Sequence *b, void *userdata) {
         Manager *m = userdata;
         int r = credentials_start(m->credentials);
 
@@ -136,23 +136,23 @@ static void step_credentials(Bootstrap *b, void *userdata) {
 
 /* ---- secrets ---- */
 
-static void step_secrets(Bootstrap *b, void *userdata) {
+static void step_secrets(Sequence *b, void *userdata) {
         Manager *m = userdata;
         int r = secrets_start(m->secrets);
 
         if (r < 0)
-                bootstrap_fail(b, r, "cannot start loading secrets: %s", strerror(-r));
+                sequence_fail(b, r, "cannot start loading secrets: %s", strerror(-r));
         /* SECRETS_EVENT_LOADED ends the step (manager_on_secrets_event). */
 }
 
 void manager_secret_changed(Manager *m, const char *name) {
-        /* Bootstrap failed waiting for this one: carry on from there. */
-        if (bootstrap_state(m->bootstrap) == BOOTSTRAP_FAILED && secrets_all_loaded(m->secrets) &&
-            streq_ptr(bootstrap_current_step(m->bootstrap), "secrets") && bootstrap_resume(m->bootstrap) >= 0) {
+        /* Sequence failed waiting for this one: carry on from there. */
+        if (sequence_state(m->bootstrap) == SEQUENCE_FAILED && secrets_all_loaded(m->secrets) &&
+            streq_ptr(sequence_current_step(m->bootstrap), "secrets") && sequence_resume(m->bootstrap) >= 0) {
                 log_notice("secret %s is loaded now: resuming bootstrap", name);
                 component_set(&m->core, COMPONENT_STARTING, "resuming bootstrap");
                 manager_push_health(m);
-                bootstrap_step_done(m->bootstrap);
+                sequence_step_done(m->bootstrap);
                 return;
         }
         if (manager_state(m) == MANAGER_RUNNING && renderer_count(m->renderer) > 0)
@@ -164,11 +164,11 @@ void manager_on_secrets_event(void *source, const AgentEvent *ev, void *userdata
 
         if (ev->type == SECRETS_EVENT_CHANGED)
                 return manager_secret_changed(m, ev->name);
-        if (ev->type != SECRETS_EVENT_LOADED || !streq_ptr(bootstrap_current_step(m->bootstrap), "secrets"))
+        if (ev->type != SECRETS_EVENT_LOADED || !streq_ptr(sequence_current_step(m->bootstrap), "secrets"))
                 return;
         if (ev->error < 0)
-                return bootstrap_fail(m->bootstrap, ev->error, "%s", ev->reason ?: "a secret could not be loaded");
-        bootstrap_step_done(m->bootstrap);
+                return sequence_fail(m->bootstrap, ev->error, "%s", ev->reason ?: "a secret could not be loaded");
+        sequence_step_done(m->bootstrap);
 }
 
 /* ---- render ---- */
@@ -177,33 +177,34 @@ static void on_rendered(void *source, const AgentEvent *ev, void *userdata) {
         Manager *m = userdata;
 
         if (ev->error < 0)
-                return bootstrap_fail(m->bootstrap, ev->error, "%s", ev->reason ?: strerror(-ev->error));
-        bootstrap_step_done(m->bootstrap);
+                return sequence_fail(m->bootstrap, ev->error, "%s", ev->reason ?: strerror(-ev->error));
+        sequence_step_done(m->bootstrap);
 }
 
-static void step_render(Bootstrap *b, void *userdata) {
+static void step_render(Sequence *b, void *userdata) {
         Manager *m = userdata;
         int r = renderer_request(m->renderer, NULL, on_rendered, m);
 
         if (r < 0)
-                bootstrap_fail(b, r, "cannot start rendering: %s", strerror(-r));
+                sequence_fail(b, r, "cannot start rendering: %s", strerror(-r));
 }
 
-int manager_bootstrap_start(Manager *m) {
+int manager_sequence_start(Manager *m) {
         int r;
 
-        r = bootstrap_new(m->event, m->config->bootstrap_timeout, on_bootstrap_event, m, &m->bootstrap);
+        r = sequence_new(m->event, "bootstrap", m->config->bootstrap_timeout, "bootstrap_timeout", on_bootstrap_event, m,
+                         &m->bootstrap);
         if (r < 0)
                 return log_error_errno(r, "cannot set up the bootstrap: %m");
-        r = bootstrap_add_step(m->bootstrap, "identity", step_identity, m);
+        r = sequence_add_step(m->bootstrap, "identity", step_identity, m);
         if (r >= 0)
-                r = bootstrap_add_step(m->bootstrap, "credentials", step_credentials, m);
+                r = sequence_add_step(m->bootstrap, "credentials", step_credentials, m);
         if (r >= 0 && secrets_count(m->secrets) > 0)
-                r = bootstrap_add_step(m->bootstrap, "secrets", step_secrets, m);
+                r = sequence_add_step(m->bootstrap, "secrets", step_secrets, m);
         if (r >= 0 && renderer_count(m->renderer) > 0)
-                r = bootstrap_add_step(m->bootstrap, "render", step_render, m);
+                r = sequence_add_step(m->bootstrap, "render", step_render, m);
         if (r >= 0)
-                r = bootstrap_start(m->bootstrap);
+                r = sequence_start(m->bootstrap);
         if (r < 0)
                 return log_error_errno(r, "cannot start the bootstrap: %m");
         return 0;

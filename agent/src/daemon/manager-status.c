@@ -2,7 +2,7 @@
 #include <curl/curl.h>
 #include <unistd.h>
 
-#include "bootstrap.h"
+#include "sequence.h"
 #include "config.h"
 #include "credentials.h"
 #include "health.h"
@@ -74,7 +74,7 @@ int manager_status_build(Manager *m, cJSON **ret) {
         } else
                 cJSON_AddNullToObject(o, "credentials");
 
-        r = bootstrap_to_json(m->bootstrap, &boot);
+        r = sequence_to_json(m->bootstrap, &boot);
         if (r < 0)
                 return r;
         cJSON_AddItemToObject(o, "bootstrap", boot);

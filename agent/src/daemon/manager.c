@@ -7,7 +7,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "aws.h"
-#include "bootstrap.h"
+#include "sequence.h"
 #include "check-set.h"
 #include "control.h"
 #include "credentials.h"
@@ -30,10 +30,10 @@ const char *manager_state_to_string(ManagerState s) {
 ManagerState manager_state(const Manager *m) {
         if (m->stopping)
                 return MANAGER_STOPPING;
-        switch (m->bootstrap ? bootstrap_state(m->bootstrap) : BOOTSTRAP_IDLE) {
-        case BOOTSTRAP_DONE:
+        switch (m->bootstrap ? sequence_state(m->bootstrap) : SEQUENCE_IDLE) {
+        case SEQUENCE_DONE:
                 return MANAGER_RUNNING;
-        case BOOTSTRAP_FAILED:
+        case SEQUENCE_FAILED:
                 return MANAGER_FAILED;
         default:
                 return MANAGER_BOOTSTRAPPING;
@@ -257,7 +257,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         /* Users of the loop first, the loop last; the control server after
          * every subsystem that may still hold one of its requests. */
-        bootstrap_free(m->bootstrap);
+        sequence_free(m->bootstrap);
         check_set_free(m->checks);
         health_server_free(m->health);
         identity_fetch_free(m->identity_fetch);
@@ -311,7 +311,7 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return r;
         manager_push_health(m);
-        return manager_bootstrap_start(m);
+        return manager_sequence_start(m);
 }
 
 int manager_run(Manager *m) {

@@ -45,7 +45,7 @@ typedef struct Renderer Renderer;
 typedef struct IdentityFetch IdentityFetch;
 typedef struct HealthServer HealthServer;
 typedef struct CheckSet CheckSet;
-typedef struct Bootstrap Bootstrap;
+typedef struct Sequence Sequence;
 
 typedef enum ManagerState {
         MANAGER_BOOTSTRAPPING,
@@ -71,7 +71,7 @@ struct Manager {
         CheckSet *checks;
         HealthServer *health;
         ControlServer *control;
-        Bootstrap *bootstrap;
+        Sequence *bootstrap;
 
         Component core;         /* the bootstrap itself */
         bool draining;          /* /health answers 503 "draining" */
@@ -115,7 +115,7 @@ HealthAgentState manager_health_agent_state(const Manager *m);
 void manager_push_health(Manager *m);
 
 /* manager-bootstrap.c */
-int manager_bootstrap_start(Manager *m);
+int manager_sequence_start(Manager *m);
 /* The secrets subsystem's callback: LOADED ends the secrets step, CHANGED
  * re-renders (or resumes a bootstrap that waited for the secret). */
 void manager_on_secrets_event(void *source, const AgentEvent *ev, void *userdata);

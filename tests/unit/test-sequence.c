@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* The bootstrap chain with fake steps: order, completion from inside a
+/* A sequence (the bootstrap chain) with fake steps: order, completion from inside a
  * step's start, failure, resume, the timeout, more steps than the old
  * fixed table held. */
 #include <systemd/sd-event.h>
 
-#include "bootstrap.h"
+#include "sequence.h"
 #include "tests.h"
 
 typedef struct Run {
@@ -17,7 +17,7 @@ typedef struct Run {
 static void on_event(void *source, const AgentEvent *ev, void *userdata) {
         Run *r = userdata;
 
-        if (ev->type == BOOTSTRAP_EVENT_STEP) {
+        if (ev->type == SEQUENCE_EVENT_STEP) {
                 strncat(r->log, ev->name, sizeof(r->log) - strlen(r->log) - 2);
                 strcat(r->log, " ");
         } else {
@@ -27,15 +27,15 @@ static void on_event(void *source, const AgentEvent *ev, void *userdata) {
         }
 }
 
-static void step_sync(Bootstrap *b, void *userdata) {
-        bootstrap_step_done(b);         /* done inside start: still fine */
+static void step_sync(Sequence *b, void *userdata) {
+        sequence_step_done(b);         /* done inside start: still fine */
 }
 
-static void step_fail(Bootstrap *b, void *userdata) {
-        bootstrap_fail(b, -ENOENT, "secret %s not found", (const char *) userdata);
+static void step_fail(Sequence *b, void *userdata) {
+        sequence_fail(b, -ENOENT, "secret %s not found", (const char *) userdata);
 }
 
-static void step_hang(Bootstrap *b, void *userdata) {
+static void step_hang(Sequence *b, void *userdata) {
 }
 
 static void run_loop(sd_event *e, Run *r) {
@@ -47,79 +47,79 @@ static void test_order_and_many_steps(void) {
         static const char *const names[] = { "a", "b", "c", "d", "e", "f", "g", "h", "i", "j",
                                              "k", "l", "m", "n", "o", "p", "q", "r", "s", "t" };
         sd_event *e = NULL;
-        Bootstrap *b = NULL;
+        Sequence *b = NULL;
         Run r = {};
         char expect[512] = "";
         cJSON *j = NULL;
 
         CHECK(sd_event_new(&e) >= 0);
-        CHECK(bootstrap_new(e, 10 * USEC_PER_SEC, on_event, &r, &b) >= 0);
+        CHECK(sequence_new(e, "bootstrap", 10 * USEC_PER_SEC, "bootstrap_timeout", on_event, &r, &b) >= 0);
         for (size_t i = 0; i < ELEMENTSOF(names); i++) {
-                CHECK(bootstrap_add_step(b, names[i], step_sync, NULL) >= 0);
+                CHECK(sequence_add_step(b, names[i], step_sync, NULL) >= 0);
                 strcat(expect, names[i]);
                 strcat(expect, " ");
         }
-        CHECK(bootstrap_start(b) >= 0);
+        CHECK(sequence_start(b) >= 0);
         CHECK_STREQ(r.log, "");        /* nothing from inside the call */
         run_loop(e, &r);
         CHECK_STREQ(r.log, expect);     /* 20 steps: the old table stopped at 16 */
         CHECK_EQ_INT(r.done_calls, 1);
         CHECK_EQ_INT(r.done_error, 0);
-        CHECK_EQ_INT(bootstrap_state(b), BOOTSTRAP_DONE);
-        CHECK(bootstrap_to_json(b, &j) >= 0);
+        CHECK_EQ_INT(sequence_state(b), SEQUENCE_DONE);
+        CHECK(sequence_to_json(b, &j) >= 0);
         CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(j, "steps")), 20);
         CHECK(cJSON_IsNumber(cJSON_GetObjectItem(j, "ready_after_ms")));
         cJSON_Delete(j);
-        bootstrap_free(b);
+        sequence_free(b);
         sd_event_unref(e);
 }
 
 static void test_fail_then_resume(void) {
         sd_event *e = NULL;
-        Bootstrap *b = NULL;
+        Sequence *b = NULL;
         Run r = {};
 
         CHECK(sd_event_new(&e) >= 0);
-        CHECK(bootstrap_new(e, 10 * USEC_PER_SEC, on_event, &r, &b) >= 0);
-        CHECK(bootstrap_add_step(b, "identity", step_sync, NULL) >= 0);
-        CHECK(bootstrap_add_step(b, "secrets", step_fail, (void *) "db") >= 0);
-        CHECK(bootstrap_add_step(b, "render", step_sync, NULL) >= 0);
-        CHECK(bootstrap_start(b) >= 0);
+        CHECK(sequence_new(e, "bootstrap", 10 * USEC_PER_SEC, "bootstrap_timeout", on_event, &r, &b) >= 0);
+        CHECK(sequence_add_step(b, "identity", step_sync, NULL) >= 0);
+        CHECK(sequence_add_step(b, "secrets", step_fail, (void *) "db") >= 0);
+        CHECK(sequence_add_step(b, "render", step_sync, NULL) >= 0);
+        CHECK(sequence_start(b) >= 0);
         run_loop(e, &r);
         CHECK_EQ_INT(r.done_error, -ENOENT);
-        CHECK_EQ_INT(bootstrap_state(b), BOOTSTRAP_FAILED);
-        CHECK_STREQ(bootstrap_current_step(b), "secrets");
-        CHECK_STREQ(bootstrap_error(b), "secret db not found");
+        CHECK_EQ_INT(sequence_state(b), SEQUENCE_FAILED);
+        CHECK_STREQ(sequence_current_step(b), "secrets");
+        CHECK_STREQ(sequence_error(b), "secret db not found");
         CHECK_STREQ(r.log, "identity secrets ");
         /* The secret appeared: carry on from there, not from the start. */
         r.stop = false;
-        CHECK(bootstrap_resume(b) >= 0);
-        bootstrap_step_done(b);
+        CHECK(sequence_resume(b) >= 0);
+        sequence_step_done(b);
         run_loop(e, &r);
         CHECK_STREQ(r.log, "identity secrets render ");
         CHECK_EQ_INT(r.done_calls, 2);
         CHECK_EQ_INT(r.done_error, 0);
-        CHECK(bootstrap_resume(b) < 0);         /* only a failed chain resumes */
-        bootstrap_free(b);
+        CHECK(sequence_resume(b) < 0);         /* only a failed chain resumes */
+        sequence_free(b);
         sd_event_unref(e);
 }
 
 static void test_timeout(void) {
         sd_event *e = NULL;
-        Bootstrap *b = NULL;
+        Sequence *b = NULL;
         Run r = {};
 
         CHECK(sd_event_new(&e) >= 0);
-        CHECK(bootstrap_new(e, 50 * USEC_PER_MSEC, on_event, &r, &b) >= 0);
-        CHECK(bootstrap_add_step(b, "identity", step_hang, NULL) >= 0);
-        CHECK(bootstrap_start(b) >= 0);
+        CHECK(sequence_new(e, "bootstrap", 50 * USEC_PER_MSEC, "bootstrap_timeout", on_event, &r, &b) >= 0);
+        CHECK(sequence_add_step(b, "identity", step_hang, NULL) >= 0);
+        CHECK(sequence_start(b) >= 0);
         run_loop(e, &r);
         CHECK_EQ_INT(r.done_error, -ETIMEDOUT);
-        CHECK_CONTAINS(bootstrap_error(b), "bootstrap_timeout=");
+        CHECK_CONTAINS(sequence_error(b), "bootstrap_timeout=");
         /* A late completion of the hung step changes nothing. */
-        bootstrap_step_done(b);
-        CHECK_EQ_INT(bootstrap_state(b), BOOTSTRAP_FAILED);
-        bootstrap_free(b);
+        sequence_step_done(b);
+        CHECK_EQ_INT(sequence_state(b), SEQUENCE_FAILED);
+        sequence_free(b);
         sd_event_unref(e);
 }
 

@@ -4,7 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "bootstrap.h"
+#include "sequence.h"
 #include "json-util.h"
 #include "log.h"
 #include "parse-util.h"
@@ -16,19 +16,21 @@ typedef struct Step {
                 usec_t duration;        /* 0 while running or not reached */
                 bool started;
         } info;
-        BootstrapStart start;
+        SequenceStepStart start;
         void *userdata;
 } Step;
 
-struct Bootstrap {
+struct Sequence {
         sd_event *event;
+        const char *name;
+        const char *timeout_key;
         AgentCallback cb;
         void *userdata;
         usec_t timeout;
         Step *steps;
         size_t n_steps;
         size_t current;         /* index of the running (or failed) step */
-        BootstrapState state;
+        SequenceState state;
         usec_t started, step_started, finished;
         sd_event_source *timer;
         sd_event_source *next;  /* deferred: start steps[current] */
@@ -36,23 +38,23 @@ struct Bootstrap {
         int error_code;
 };
 
-BootstrapState bootstrap_state(const Bootstrap *b) {
+SequenceState sequence_state(const Sequence *b) {
         return b->state;
 }
 
-const char *bootstrap_current_step(const Bootstrap *b) {
-        return b->state != BOOTSTRAP_IDLE && b->current < b->n_steps ? b->steps[b->current].info.name : NULL;
+const char *sequence_current_step(const Sequence *b) {
+        return b->state != SEQUENCE_IDLE && b->current < b->n_steps ? b->steps[b->current].info.name : NULL;
 }
 
-const char *bootstrap_error(const Bootstrap *b) {
+const char *sequence_error(const Sequence *b) {
         return b->error;
 }
 
-usec_t bootstrap_duration(const Bootstrap *b) {
-        return b->state == BOOTSTRAP_DONE ? b->finished - b->started : 0;
+usec_t sequence_duration(const Sequence *b) {
+        return b->state == SEQUENCE_DONE ? b->finished - b->started : 0;
 }
 
-int bootstrap_add_step(Bootstrap *b, const char *name, BootstrapStart start, void *userdata) {
+int sequence_add_step(Sequence *b, const char *name, SequenceStepStart start, void *userdata) {
         Step *a = realloc(b->steps, (b->n_steps + 1) * sizeof(Step));
 
         if (!a)
@@ -62,21 +64,21 @@ int bootstrap_add_step(Bootstrap *b, const char *name, BootstrapStart start, voi
         return 0;
 }
 
-static void finish(Bootstrap *b, int error) {
-        AgentEvent ev = { .type = BOOTSTRAP_EVENT_DONE, .error = error, .reason = b->error };
+static void finish(Sequence *b, int error) {
+        AgentEvent ev = { .type = SEQUENCE_EVENT_DONE, .error = error, .reason = b->error };
 
         b->timer = sd_event_source_disable_unref(b->timer);
         (void) sd_event_source_set_enabled(b->next, SD_EVENT_OFF);
         b->finished = now_usec(CLOCK_MONOTONIC);
-        b->state = error < 0 ? BOOTSTRAP_FAILED : BOOTSTRAP_DONE;
+        b->state = error < 0 ? SEQUENCE_FAILED : SEQUENCE_DONE;
         agent_callback_invoke(b->cb, b, &ev, b->userdata);
 }
 
 static int on_next(sd_event_source *s, void *userdata) {
-        Bootstrap *b = userdata;
+        Sequence *b = userdata;
         Step *step;
 
-        if (b->state != BOOTSTRAP_RUNNING)
+        if (b->state != SEQUENCE_RUNNING)
                 return 0;
         if (b->current >= b->n_steps) {
                 finish(b, 0);
@@ -85,28 +87,28 @@ static int on_next(sd_event_source *s, void *userdata) {
         step = &b->steps[b->current];
         step->info.started = true;
         b->step_started = now_usec(CLOCK_MONOTONIC);
-        agent_callback_invoke(b->cb, b, &(AgentEvent) { .type = BOOTSTRAP_EVENT_STEP, .name = step->info.name },
+        agent_callback_invoke(b->cb, b, &(AgentEvent) { .type = SEQUENCE_EVENT_STEP, .name = step->info.name },
                               b->userdata);
         step->start(b, step->userdata);
         return 0;
 }
 
 static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
-        Bootstrap *b = userdata;
+        Sequence *b = userdata;
         char buf[32];
 
         b->timer = sd_event_source_disable_unref(b->timer);
-        bootstrap_fail(b, -ETIMEDOUT, "not done within bootstrap_timeout=%s",
-                       format_duration(buf, sizeof(buf), b->timeout));
+        sequence_fail(b, -ETIMEDOUT, "not done within %s=%s", b->timeout_key,
+                      format_duration(buf, sizeof(buf), b->timeout));
         return 0;
 }
 
-int bootstrap_start(Bootstrap *b) {
+int sequence_start(Sequence *b) {
         int r;
 
-        if (b->state != BOOTSTRAP_IDLE)
+        if (b->state != SEQUENCE_IDLE)
                 return -EBUSY;
-        b->state = BOOTSTRAP_RUNNING;
+        b->state = SEQUENCE_RUNNING;
         b->started = now_usec(CLOCK_MONOTONIC);
         if (b->timeout > 0 && b->timeout != USEC_INFINITY) {
                 r = sd_event_add_time_relative(b->event, &b->timer, CLOCK_MONOTONIC, b->timeout, 0, on_timeout, b);
@@ -116,24 +118,24 @@ int bootstrap_start(Bootstrap *b) {
         return sd_event_source_set_enabled(b->next, SD_EVENT_ONESHOT);
 }
 
-void bootstrap_step_done(Bootstrap *b) {
+void sequence_step_done(Sequence *b) {
         Step *step;
         char buf[32];
 
-        if (b->state != BOOTSTRAP_RUNNING || b->current >= b->n_steps)
+        if (b->state != SEQUENCE_RUNNING || b->current >= b->n_steps)
                 return;
         step = &b->steps[b->current];
         step->info.duration = MAX(now_usec(CLOCK_MONOTONIC) - b->step_started, 1);
-        log_info("bootstrap step %s done in %s", step->info.name,
+        log_info("%s step %s done in %s", b->name, step->info.name,
                  format_duration(buf, sizeof(buf), step->info.duration));
         b->current++;
         (void) sd_event_source_set_enabled(b->next, SD_EVENT_ONESHOT);
 }
 
-void bootstrap_fail(Bootstrap *b, int error, const char *fmt, ...) {
+void sequence_fail(Sequence *b, int error, const char *fmt, ...) {
         va_list ap;
 
-        if (b->state != BOOTSTRAP_RUNNING)
+        if (b->state != SEQUENCE_RUNNING)
                 return;
         free(b->error);
         va_start(ap, fmt);
@@ -144,16 +146,16 @@ void bootstrap_fail(Bootstrap *b, int error, const char *fmt, ...) {
         finish(b, b->error_code);
 }
 
-int bootstrap_resume(Bootstrap *b) {
-        if (b->state != BOOTSTRAP_FAILED || b->current >= b->n_steps)
+int sequence_resume(Sequence *b) {
+        if (b->state != SEQUENCE_FAILED || b->current >= b->n_steps)
                 return -ESTALE;
-        b->state = BOOTSTRAP_RUNNING;
+        b->state = SEQUENCE_RUNNING;
         b->error = mfree(b->error);
         b->error_code = 0;
         return 0;
 }
 
-int bootstrap_to_json(const Bootstrap *b, cJSON **ret) {
+int sequence_to_json(const Sequence *b, cJSON **ret) {
         _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
         cJSON *steps = o ? cJSON_AddArrayToObject(o, "steps") : NULL;
 
@@ -170,11 +172,11 @@ int bootstrap_to_json(const Bootstrap *b, cJSON **ret) {
                 cJSON_AddItemToArray(steps, j);
                 if (!cJSON_AddStringToObject(j, "name", s->name) ||
                     !cJSON_AddBoolToObject(j, "done", s->duration > 0) ||
-                    !cJSON_AddBoolToObject(j, "failed", b->state == BOOTSTRAP_FAILED && i == b->current) ||
+                    !cJSON_AddBoolToObject(j, "failed", b->state == SEQUENCE_FAILED && i == b->current) ||
                     !cJSON_AddNumberToObject(j, "duration_ms", (double) s->duration / USEC_PER_MSEC))
                         return -ENOMEM;
         }
-        if (b->state == BOOTSTRAP_DONE) {
+        if (b->state == SEQUENCE_DONE) {
                 if (!cJSON_AddNumberToObject(o, "ready_after_ms", (double) (b->finished - b->started) / USEC_PER_MSEC))
                         return -ENOMEM;
         } else if (!cJSON_AddNullToObject(o, "ready_after_ms"))
@@ -183,26 +185,29 @@ int bootstrap_to_json(const Bootstrap *b, cJSON **ret) {
         return 0;
 }
 
-int bootstrap_new(sd_event *e, usec_t timeout, AgentCallback cb, void *userdata, Bootstrap **ret) {
-        _cleanup_(bootstrap_freep) Bootstrap *b = calloc(1, sizeof(Bootstrap));
+int sequence_new(sd_event *e, const char *name, usec_t timeout, const char *timeout_key, AgentCallback cb,
+                 void *userdata, Sequence **ret) {
+        _cleanup_(sequence_freep) Sequence *b = calloc(1, sizeof(Sequence));
         int r;
 
         if (!b)
                 return -ENOMEM;
         b->event = sd_event_ref(e);
+        b->name = name;
         b->timeout = timeout;
+        b->timeout_key = timeout_key;
         b->cb = cb;
         b->userdata = userdata;
         r = sd_event_add_defer(e, &b->next, on_next, b);
         if (r < 0)
                 return r;
         (void) sd_event_source_set_enabled(b->next, SD_EVENT_OFF);
-        (void) sd_event_source_set_description(b->next, "bootstrap-next");
+        (void) sd_event_source_set_description(b->next, "sequence-next");
         *ret = TAKE_PTR(b);
         return 0;
 }
 
-Bootstrap *bootstrap_free(Bootstrap *b) {
+Sequence *sequence_free(Sequence *b) {
         if (!b)
                 return NULL;
         sd_event_source_disable_unref(b->timer);
