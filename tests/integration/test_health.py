@@ -38,8 +38,33 @@ class HealthTest(AgentTestCase):
             return s if pred(s[2]) else None
         return wait_for(probe, timeout=timeout, what="check %s: %s" % (name, what))
 
+    def test_a_check_starts_pending_and_samples_move_it(self):
+        """Right after READY a check is pending, not failing: `rise`
+        passes make it passing, `fall` failures failing. /health says
+        "starting" (503) meanwhile, and the public copy nginx proxies has
+        the reason code only."""
+        flag = os.path.join(self.tmp, "ok")
+        a = self.agent_with("[check.gate]\ntype = exec\ncommand = test -e %s || exit 2\ninterval = 300ms\ntimeout = 250ms\n"
+                            "rise = 2\nfall = 3\n" % flag)
+        status, doc, c = self.wait_check(a, "gate", lambda c: c["consecutive_failures"] >= 1, "first failure")
+        self.assertEqual(c["status"], "pending")
+        self.assertEqual((status, doc["status"], doc["reason_code"]), (503, "starting", "check_pending"))
+        rc, st = a.status()
+        self.assertNotEqual(st["agent"]["health"], "failed")
+        open(flag, "w").close()
+        status, doc, c = self.wait_check(a, "gate", lambda c: c["status"] == "passing", "passing")
+        self.assertEqual((status, doc["status"], doc["reason_code"]), (200, "healthy", "ok"))
+        os.unlink(flag)
+        status, doc, c = self.wait_check(a, "gate", lambda c: c["status"] == "failing", "failing")
+        self.assertGreaterEqual(c["consecutive_failures"], 3)
+        self.assertEqual((status, doc["reason_code"]), (503, "check_failing"))
+        self.assertIn("check gate failing", doc["reason"])
+        status, _, body = a.health(path="/health/public")
+        self.assertEqual(status, 503)
+        self.assertEqual(json.loads(body), {"status": "unhealthy", "reason": "check_failing"})
+
     def test_endpoint_answers_from_cached_state(self):
-        a = self.agent_with("[check.mem]\ntype = memory\nmin_available = 1MiB\n")
+        a = self.agent_with("[check.mem]\ntype = memory\nrise = 1\nfall = 1\nmin_available = 1MiB\n")
         status, doc, c = self.wait_check(a, "mem", lambda c: c["status"] == "passing", "passing")
         self.assertEqual(status, 200)
         self.assertEqual(doc["status"], "healthy")
@@ -85,7 +110,7 @@ class HealthTest(AgentTestCase):
         code = os.path.join(self.tmp, "code")
         with open(code, "w") as f:
             f.write("0")
-        a = self.agent_with("[check.ex]\ntype = exec\ncommand = echo \"plugin says $(cat %s)\"; exit $(cat %s)\n"
+        a = self.agent_with("[check.ex]\ntype = exec\nrise = 1\nfall = 1\ncommand = echo \"plugin says $(cat %s)\"; exit $(cat %s)\n"
                             "interval = 200ms\ntimeout = 150ms\nrise = 2\nfall = 3\n" % (code, code))
         self.wait_check(a, "ex", lambda c: c["status"] == "passing", "passing")
 
@@ -118,8 +143,8 @@ class HealthTest(AgentTestCase):
         self.assertEqual(json.loads(p.stdout)["name"], "ex")
 
     def test_warning_and_noncritical_failure_degrade_but_serve(self):
-        a = self.agent_with("[check.warn]\ntype = exec\ncommand = echo slow; exit 1\n"
-                            "[check.soft]\ntype = exec\ncommand = exit 2\ncritical = no\n")
+        a = self.agent_with("[check.warn]\ntype = exec\nrise = 1\nfall = 1\ncommand = echo slow; exit 1\n"
+                            "[check.soft]\ntype = exec\nrise = 1\nfall = 1\ncommand = exit 2\ncritical = no\n")
         status, doc, c = self.wait_check(a, "soft", lambda c: c["status"] == "failing", "failing")
         self.wait_check(a, "warn", lambda c: c["status"] == "warning", "warning")
         status, doc = a.health_doc()
@@ -129,9 +154,9 @@ class HealthTest(AgentTestCase):
         self.assertEqual(a.subsystem(st, "check.soft")["state"], "degraded")
 
     def test_exec_timeout_kills_the_group_and_bounds_output(self):
-        a = self.agent_with("[check.hang]\ntype = exec\ncommand = trap '' TERM; sleep 60 & wait\n"
+        a = self.agent_with("[check.hang]\ntype = exec\nrise = 1\nfall = 1\ncommand = trap '' TERM; sleep 60 & wait\n"
                             "interval = 30s\ntimeout = 300ms\n"
-                            "[check.noisy]\ntype = exec\ncommand = yes | head -c 1000000\ninterval = 30s\ntimeout = 20s\n")
+                            "[check.noisy]\ntype = exec\nrise = 1\nfall = 1\ncommand = yes | head -c 1000000\ninterval = 30s\ntimeout = 20s\n")
         status, doc, c = self.wait_check(a, "hang", lambda c: c["result"] == "fail", "killed", timeout=15)
         self.assertIn("killed after timeout=300ms", c["detail"])
         # SIGTERM was ignored: SIGKILL to the whole group, nothing left.
@@ -147,9 +172,9 @@ class HealthTest(AgentTestCase):
         self.addCleanup(os.rmdir, mnt)
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8M,nr_inodes=64", "tmpfs", mnt], check=True)
         self.addCleanup(subprocess.run, ["umount", "-l", mnt])
-        a = self.agent_with("[check.space]\ntype = disk\npath = %s\nmin_free = 4MiB\nfall = 1\nrise = 1\n"
+        a = self.agent_with("[check.space]\ntype = disk\nrise = 1\nfall = 1\npath = %s\nmin_free = 4MiB\n"
                             "interval = 200ms\ntimeout = 100ms\n"
-                            "[check.inodes]\ntype = disk\npath = %s\nmin_free_inodes = 50%%\nfall = 1\nrise = 1\n"
+                            "[check.inodes]\ntype = disk\nrise = 1\nfall = 1\npath = %s\nmin_free_inodes = 50%%\n"
                             "interval = 200ms\ntimeout = 100ms\ncritical = no\n" % (mnt, mnt))
         status, doc, c = self.wait_check(a, "space", lambda c: c["status"] == "passing", "passing")
         self.assertIn("8.0 MiB free of 8.0 MiB", c["detail"])
@@ -167,8 +192,8 @@ class HealthTest(AgentTestCase):
         self.assertEqual((status, doc["status"]), (200, "degraded"))
 
     def test_memory(self):
-        a = self.agent_with("[check.ok]\ntype = memory\nmin_available = 1%\n"
-                            "[check.never]\ntype = memory\nmin_available = 100%\ncritical = no\n")
+        a = self.agent_with("[check.ok]\ntype = memory\nrise = 1\nfall = 1\nmin_available = 1%\n"
+                            "[check.never]\ntype = memory\nrise = 1\nfall = 1\nmin_available = 100%\ncritical = no\n")
         self.wait_check(a, "ok", lambda c: c["status"] == "passing", "passing")
         status, doc, c = self.wait_check(a, "never", lambda c: c["status"] == "failing", "failing")
         self.assertIn("below min_available=100%", c["detail"])
@@ -180,9 +205,9 @@ class HealthTest(AgentTestCase):
         self.addCleanup(srv.close)
         port = srv.getsockname()[1]
         closed = free_port()
-        a = self.agent_with("[check.up]\ntype = tcp\ntarget = 127.0.0.1:%d\n"
-                            "[check.byname]\ntype = tcp\ntarget = localhost:%d\n"
-                            "[check.down]\ntype = tcp\ntarget = 127.0.0.1:%d\ncritical = no\n" % (port, port, closed))
+        a = self.agent_with("[check.up]\ntype = tcp\nrise = 1\nfall = 1\ntarget = 127.0.0.1:%d\n"
+                            "[check.byname]\ntype = tcp\nrise = 1\nfall = 1\ntarget = localhost:%d\n"
+                            "[check.down]\ntype = tcp\nrise = 1\nfall = 1\ntarget = 127.0.0.1:%d\ncritical = no\n" % (port, port, closed))
         _, _, c = self.wait_check(a, "up", lambda c: c["status"] == "passing", "up")
         self.assertIn("connected to 127.0.0.1:%d" % port, c["detail"])
         self.wait_check(a, "byname", lambda c: c["status"] == "passing", "by name")
@@ -198,11 +223,11 @@ class HealthTest(AgentTestCase):
         ng = Nginx(os.path.join(self.tmp, "ng"), site_text=lambda port: php_site(port, www, fpm.socket))
         ng.start()
         self.addCleanup(ng.stop)
-        a = self.agent_with("[check.fpm]\ntype = http\nurl = http://127.0.0.1:%d/ping\nexpect_body = pong\n"
+        a = self.agent_with("[check.fpm]\ntype = http\nrise = 1\nfall = 1\nurl = http://127.0.0.1:%d/ping\nexpect_body = pong\n"
                             "interval = 300ms\ntimeout = 250ms\nfall = 1\n"
-                            "[check.status]\ntype = http\nurl = http://127.0.0.1:%d/ping\nexpect_status = 204\n"
+                            "[check.status]\ntype = http\nrise = 1\nfall = 1\nurl = http://127.0.0.1:%d/ping\nexpect_status = 204\n"
                             "critical = no\n"
-                            "[check.body]\ntype = http\nurl = http://127.0.0.1:%d/ping\nexpect_body = pang\n"
+                            "[check.body]\ntype = http\nrise = 1\nfall = 1\nurl = http://127.0.0.1:%d/ping\nexpect_body = pang\n"
                             "critical = no\n" % (ng.port, ng.port, ng.port))
         _, _, c = self.wait_check(a, "fpm", lambda c: c["status"] == "passing", "passing")
         self.assertIn("HTTP 200", c["detail"])
@@ -230,11 +255,11 @@ class HealthTest(AgentTestCase):
         self.fake.create_secret("db", string=json.dumps({"username": "hc", "password": password, "host": "127.0.0.1",
                                                          "port": db.port, "dbname": "appdb"}))
         a = self.agent_with("[secret.db]\nid = db\n"
-                            "[check.db]\ntype = mysql\nhost = 127.0.0.1\nport = %d\nuser = hc\npassword_file = %s\n"
+                            "[check.db]\ntype = mysql\nrise = 1\nfall = 1\nhost = 127.0.0.1\nport = %d\nuser = hc\npassword_file = %s\n"
                             "database = appdb\n"
-                            "[check.viasecret]\ntype = mysql\nsecret = db\n"
-                            "[check.tcpsecret]\ntype = tcp\nsecret = db\n"
-                            "[check.wrong]\ntype = mysql\nhost = 127.0.0.1\nport = %d\nuser = hc\npassword_file = %s\n"
+                            "[check.viasecret]\ntype = mysql\nrise = 1\nfall = 1\nsecret = db\n"
+                            "[check.tcpsecret]\ntype = tcp\nrise = 1\nfall = 1\nsecret = db\n"
+                            "[check.wrong]\ntype = mysql\nrise = 1\nfall = 1\nhost = 127.0.0.1\nport = %d\nuser = hc\npassword_file = %s\n"
                             "critical = no\n"
                             % (db.port, pwfile, db.port, bad))
         _, _, c = self.wait_check(a, "db", lambda c: c["status"] == "passing", "passing", timeout=15)
@@ -256,13 +281,13 @@ class HealthTest(AgentTestCase):
     def test_mysql_secret_not_loaded(self):
         # The secret does not exist: bootstrap fails at the secrets step, the
         # checks still run and say why.
-        a = self.agent_with("[secret.gone]\nid = gone\n[check.db]\ntype = mysql\nsecret = gone\n")
+        a = self.agent_with("[secret.gone]\nid = gone\n[check.db]\ntype = mysql\nrise = 1\nfall = 1\nsecret = gone\n")
         status, doc, c = self.wait_check(a, "db", lambda c: c["status"] == "failing", "not loaded")
         self.assertEqual(c["detail"], "secret gone not loaded")
         self.assertEqual((status, doc["status"], doc["agent_state"]), (503, "unhealthy", "failed"))
 
     def test_unit_without_a_system_bus(self):
-        a = self.agent_with("[check.nginx]\ntype = unit\nunit = nginx.service\ncritical = no\n",
+        a = self.agent_with("[check.nginx]\ntype = unit\nrise = 1\nfall = 1\nunit = nginx.service\ncritical = no\n",
                             env={"DBUS_SYSTEM_BUS_ADDRESS": "unix:path=%s/no-bus" % self.tmp})
         _, _, c = self.wait_check(a, "nginx", lambda c: c["status"] == "failing", "no bus")
         self.assertIn("no system bus", c["detail"])
@@ -273,9 +298,9 @@ class HealthTest(AgentTestCase):
         self.addCleanup(bus.stop)
         sd = FakeSystemd(bus, os.path.join(self.tmp, "systemd"), units={"nginx.service": "true"}).start()
         self.addCleanup(sd.stop)
-        a = self.agent_with("[check.nginx]\ntype = unit\nunit = nginx.service\ninterval = 200ms\n"
+        a = self.agent_with("[check.nginx]\ntype = unit\nrise = 1\nfall = 1\nunit = nginx.service\ninterval = 200ms\n"
                             "timeout = 150ms\nrise = 1\nfall = 1\n"
-                            "[check.gone]\ntype = unit\nunit = gone.service\ncritical = no\n",
+                            "[check.gone]\ntype = unit\nrise = 1\nfall = 1\nunit = gone.service\ncritical = no\n",
                             env={"DBUS_SYSTEM_BUS_ADDRESS": bus.address})
         _, _, c = self.wait_check(a, "nginx", lambda c: c["status"] == "passing", "active")
         self.assertEqual(c["detail"], "nginx.service is active")
@@ -288,7 +313,7 @@ class HealthTest(AgentTestCase):
         self.assertEqual(c["detail"], "gone.service is not loaded")
 
     def test_drain_flips_to_503_at_once_and_sigterm_drains(self):
-        a = self.agent_with("[check.mem]\ntype = memory\nmin_available = 1MiB\n")
+        a = self.agent_with("[check.mem]\ntype = memory\nrise = 1\nfall = 1\nmin_available = 1MiB\n")
         self.wait_check(a, "mem", lambda c: c["status"] == "passing", "passing")
         self.assertEqual(a.ctl("drain").returncode, 0)
         # No wait: the next answer is already 503.
@@ -302,10 +327,10 @@ class HealthTest(AgentTestCase):
         self.assertFalse(os.path.exists(a.health_socket))
 
     def test_reload_keeps_check_state(self):
-        a = self.agent_with("[check.mem]\ntype = memory\nmin_available = 1MiB\n")
+        a = self.agent_with("[check.mem]\ntype = memory\nrise = 1\nfall = 1\nmin_available = 1MiB\n")
         _, _, before = self.wait_check(a, "mem", lambda c: c["status"] == "passing", "passing")
-        a.write_config("[check.mem]\ntype = memory\nmin_available = 1MiB\n"
-                       "[check.ex]\ntype = exec\ncommand = exit 0\n")
+        a.write_config("[check.mem]\ntype = memory\nrise = 1\nfall = 1\nmin_available = 1MiB\n"
+                       "[check.ex]\ntype = exec\nrise = 1\nfall = 1\ncommand = exit 0\n")
         a.send_signal(signal.SIGHUP)
         a.wait_notify("READY=1", count=2)
         _, _, c = self.wait_check(a, "ex", lambda c: c["status"] == "passing", "new check runs")

@@ -81,14 +81,19 @@ class RenderTest(AgentTestCase):
         self.assertEqual((status, body), (200, b"ok"))
         status, _, body = self.get("/fpm-ping")
         self.assertEqual((status, body), (200, b"pong"))
-        # The ALB's probe goes through nginx to agentd.
+        # The ALB's probe goes through nginx to agentd: the public copy,
+        # status and reason code only (no instance id, no check output).
         status, _, body = self.get("/health")
         self.assertEqual(status, 200, body)
-        self.assertEqual(json.loads(body)["instance_id"], "i-0123456789abcdef0")
+        self.assertEqual(json.loads(body), {"status": "healthy", "reason": "ok"})
+        # The agent's own socket has the details.
+        a.health_socket = os.path.join(self.tmp, "health.sock")
+        status, doc = a.health_doc()
+        self.assertEqual(doc["instance_id"], "i-0123456789abcdef0")
         self.assertEqual(a.ctl("drain").returncode, 0)
         status, _, body = self.get("/health")
         self.assertEqual(status, 503, body)
-        self.assertEqual(json.loads(body)["status"], "draining")
+        self.assertEqual(json.loads(body), {"status": "draining", "reason": "draining"})
 
     def test_rotation_reloads_gracefully_and_no_request_fails(self):
         # Alternating users, as Secrets Manager's multi-user rotation does:

@@ -11,7 +11,9 @@
 static void test_rise_fall(void) {
         CheckCounters k = {};
 
-        /* The first sample decides at once. */
+        /* Pending until rise passes: one early pass is not enough... */
+        CHECK(!check_counters_update(&k, true, 2, 3));
+        CHECK_EQ_INT(k.state, CHECK_STATE_PENDING);
         CHECK(check_counters_update(&k, true, 2, 3));
         CHECK_EQ_INT(k.state, CHECK_STATE_PASSING);
         /* Two failures of fall=3: still passing. */
@@ -33,6 +35,20 @@ static void test_rise_fall(void) {
         CHECK_EQ_INT(k.state, CHECK_STATE_FAILING);
         CHECK(check_counters_update(&k, true, 2, 3));
         CHECK_EQ_INT(k.state, CHECK_STATE_PASSING);
+
+        /* ...and one early failure (a reload not landed yet) does not make
+         * it failing: fall=3 failures do. */
+        k = (CheckCounters) {};
+        CHECK(!check_counters_update(&k, false, 2, 3));
+        CHECK_EQ_INT(k.state, CHECK_STATE_PENDING);
+        CHECK(!check_counters_update(&k, true, 2, 3));
+        CHECK(check_counters_update(&k, true, 2, 3));
+        CHECK_EQ_INT(k.state, CHECK_STATE_PASSING);
+        k = (CheckCounters) {};
+        CHECK(!check_counters_update(&k, false, 2, 3));
+        CHECK(!check_counters_update(&k, false, 2, 3));
+        CHECK(check_counters_update(&k, false, 2, 3));
+        CHECK_EQ_INT(k.state, CHECK_STATE_FAILING);
 
         /* rise=fall=1 follows every sample. */
         k = (CheckCounters) {};
@@ -112,10 +128,40 @@ static void test_status_compute(void) {
         a.counters.state = CHECK_STATE_FAILING;
         CHECK_STREQ(health_status_compute(HEALTH_AGENT_RUNNING, false, checks, 2, &code), "unhealthy");
         CHECK_EQ_INT(code, 503);
-        a.counters.state = CHECK_STATE_UNKNOWN;         /* no sample yet */
-        CHECK_STREQ(health_status_compute(HEALTH_AGENT_RUNNING, false, checks, 2, &code), "unhealthy");
+        a.counters.state = CHECK_STATE_PENDING;         /* not yet rise passes */
+        CHECK_STREQ(health_status_compute(HEALTH_AGENT_RUNNING, false, checks, 2, &code), "starting");
+        CHECK_EQ_INT(code, 503);
         /* No checks at all: in service. */
         CHECK_STREQ(health_status_compute(HEALTH_AGENT_RUNNING, false, NULL, 0, &code), "healthy");
+}
+
+/* The reason: full text on the agent's own sockets, a code in public. */
+static void test_verdict_reason(void) {
+        CheckSettings crit = { .name = (char *) "fpm", .critical = true, .rise = 2, .fall = 3 };
+        Check a = { .settings = &crit };
+        Check *checks[] = { &a };
+        HealthVerdict v;
+
+        snprintf(a.detail, sizeof(a.detail), "GET http://127.0.0.1/fpm-ping: HTTP 502");
+        a.counters.state = CHECK_STATE_FAILING;
+        health_verdict(HEALTH_AGENT_RUNNING, false, NULL, checks, 1, &v);
+        CHECK_STREQ(v.reason_code, "check_failing");
+        CHECK_STREQ(v.reason, "check fpm failing: GET http://127.0.0.1/fpm-ping: HTTP 502");
+        a.counters = (CheckCounters) { .state = CHECK_STATE_PENDING, .passes = 1 };
+        health_verdict(HEALTH_AGENT_RUNNING, false, NULL, checks, 1, &v);
+        CHECK_STREQ(v.status, "starting");
+        CHECK_STREQ(v.reason_code, "check_pending");
+        CHECK_STREQ(v.reason, "check fpm pending (1 of 2 passes)");
+        health_verdict(HEALTH_AGENT_FAILED, false, "bootstrap failed at step secrets: [secret.db] not found", checks,
+                       1, &v);
+        CHECK_STREQ(v.reason_code, "bootstrap_failed");
+        CHECK_CONTAINS(v.reason, "step secrets");
+        health_verdict(HEALTH_AGENT_RUNNING, true, NULL, checks, 1, &v);
+        CHECK_STREQ(v.reason_code, "draining");
+        a.counters.state = CHECK_STATE_PASSING;
+        health_verdict(HEALTH_AGENT_RUNNING, false, NULL, checks, 1, &v);
+        CHECK_STREQ(v.reason_code, "ok");
+        CHECK_EQ_INT(v.code, 200);
 }
 
 static void test_check_json(void) {
@@ -264,6 +310,7 @@ TEST_MAIN(
         test_nagios();
         test_thresholds();
         test_status_compute();
+        test_verdict_reason();
         test_check_json();
         test_check_set();
 )

@@ -62,7 +62,8 @@ HealthAgentState manager_health_agent_state(const Manager *m) {
 
 /* The health server does not read the manager: it is told. */
 void manager_push_health(Manager *m) {
-        health_server_set_agent(m->health, manager_health_agent_state(m), m->draining, m->identity.instance_id);
+        health_server_set_agent(m->health, manager_health_agent_state(m), m->draining, m->identity.instance_id,
+                                m->core.state == COMPONENT_FAILED ? m->core.last_error : NULL);
 }
 
 int manager_collect_components(Manager *m, ComponentList *l) {

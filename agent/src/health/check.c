@@ -41,8 +41,12 @@ bool check_counters_update(CheckCounters *k, bool passed, unsigned rise, unsigne
                 k->failures++;
                 k->passes = 0;
         }
-        if (k->state == CHECK_STATE_UNKNOWN)
-                k->state = passed ? CHECK_STATE_PASSING : CHECK_STATE_FAILING;
+        /* Pending until enough samples agree: the first one after a start
+         * often sees a service still reloading. */
+        if (k->state != CHECK_STATE_FAILING && k->failures >= fall)
+                k->state = CHECK_STATE_FAILING;
+        else if (k->state != CHECK_STATE_PASSING && k->passes >= rise)
+                k->state = CHECK_STATE_PASSING;
         else if (k->state == CHECK_STATE_PASSING && k->failures >= fall)
                 k->state = CHECK_STATE_FAILING;
         else if (k->state == CHECK_STATE_FAILING && k->passes >= rise)
@@ -65,7 +69,7 @@ const char *check_nagios_label(int exit_code) {
 
 const char *check_state_to_string(CheckState s) {
         static const char *const names[_CHECK_STATE_MAX] = {
-                [CHECK_STATE_UNKNOWN] = "unknown", [CHECK_STATE_PASSING] = "passing",
+                [CHECK_STATE_PENDING] = "pending", [CHECK_STATE_PASSING] = "passing",
                 [CHECK_STATE_FAILING] = "failing",
         };
         return s < _CHECK_STATE_MAX ? names[s] : "unknown";

@@ -7,11 +7,13 @@
  * event loop and bounded by the check's timeout; its type (check-*.c)
  * starts it and reports one sample through check_complete().
  *
- * Samples feed a rise/fall state machine, as load balancers do: the first
- * sample decides the state at once (nothing is known before it), after that
- * a passing check turns failing only after `fall` consecutive failures and
- * a failing one turns passing only after `rise` consecutive passes, so one
- * bad sample does not flip the instance. A warning (exec exit code 1)
+ * Samples feed a rise/fall state machine, as load balancers do: a check
+ * starts `pending` and turns passing after `rise` consecutive passes or
+ * failing after `fall` consecutive failures (the first sample after a
+ * start often sees a service still reloading); after that a passing check
+ * turns failing only after `fall` consecutive failures and a failing one
+ * passing only after `rise` consecutive passes, so one bad sample does not
+ * flip the instance. A warning (exec exit code 1)
  * counts as a pass for rise/fall but shows as "warning" and makes the
  * instance "degraded".
  *
@@ -43,7 +45,7 @@ typedef enum CheckResult {
 } CheckResult;
 
 typedef enum CheckState {
-        CHECK_STATE_UNKNOWN,    /* no sample yet */
+        CHECK_STATE_PENDING,    /* not yet `rise` passes nor `fall` failures in a row */
         CHECK_STATE_PASSING,
         CHECK_STATE_FAILING,
         _CHECK_STATE_MAX,
@@ -130,7 +132,7 @@ bool check_counters_update(CheckCounters *k, bool passed, unsigned rise, unsigne
 CheckResult check_result_from_nagios(int exit_code);
 const char *check_nagios_label(int exit_code);
 const char *check_state_to_string(CheckState s);
-/* "passing", "warning", "failing", "unknown": what /health shows. */
+/* "passing", "warning", "failing", "pending": what /health shows. */
 const char *check_status_string(const Check *c);
 
 /* For check-set.c: a check on the set's loop, glue and hooks. */

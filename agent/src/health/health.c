@@ -47,14 +47,13 @@ struct HealthServer {
         HealthAgentState agent_state;
         bool draining;
         char *instance_id;
+        char *agent_reason;
         Component component;
         HealthDaemon daemons[HEALTH_MAX_LISTEN];
         size_t n_daemons;
-        struct MHD_Response *health, *live, *not_found, *not_allowed, *too_large;
+        struct MHD_Response *health, *public, *live, *not_found, *not_allowed, *too_large;
         unsigned health_code;
 };
-
-static const char *const status_names[] = { "healthy", "degraded", "unhealthy", "draining", "bootstrapping" };
 
 const char *health_agent_state_to_string(HealthAgentState s) {
         static const char *const names[_HEALTH_AGENT_STATE_MAX] = {
@@ -64,38 +63,82 @@ const char *health_agent_state_to_string(HealthAgentState s) {
         return s < _HEALTH_AGENT_STATE_MAX ? names[s] : "unknown";
 }
 
-const char *health_status_compute(HealthAgentState state, bool draining, Check *const *checks, size_t n,
-                                  unsigned *ret_code) {
-        bool degraded = false, unhealthy = state == HEALTH_AGENT_FAILED;
+void health_verdict(HealthAgentState state, bool draining, const char *agent_reason, Check *const *checks, size_t n,
+                    HealthVerdict *v) {
+        const Check *failing = NULL, *pending = NULL, *degraded = NULL;
 
-        *ret_code = MHD_HTTP_SERVICE_UNAVAILABLE;
-        if (draining || state == HEALTH_AGENT_STOPPING)
-                return status_names[3];
-        if (state == HEALTH_AGENT_BOOTSTRAPPING)
-                return status_names[4];
+        *v = (HealthVerdict) { .code = MHD_HTTP_SERVICE_UNAVAILABLE };
+        if (draining || state == HEALTH_AGENT_STOPPING) {
+                v->status = "draining";
+                v->reason_code = state == HEALTH_AGENT_STOPPING ? "stopping" : "draining";
+                snprintf(v->reason, sizeof(v->reason), "%s", state == HEALTH_AGENT_STOPPING ?
+                         "agentd is stopping" : "taken out of service (draining)");
+                return;
+        }
+        if (state == HEALTH_AGENT_BOOTSTRAPPING) {
+                v->status = "bootstrapping";
+                v->reason_code = "bootstrapping";
+                snprintf(v->reason, sizeof(v->reason), "bootstrap still running");
+                return;
+        }
+        if (state == HEALTH_AGENT_FAILED) {
+                v->status = "unhealthy";
+                v->reason_code = "bootstrap_failed";
+                snprintf(v->reason, sizeof(v->reason), "%s", agent_reason ?: "bootstrap failed");
+                return;
+        }
         for (size_t i = 0; i < n; i++) {
                 const Check *c = checks[i];
-                bool passing = c->counters.state == CHECK_STATE_PASSING;
-                if (c->settings->critical && !passing)
-                        unhealthy = true;
-                else if (!passing || c->last_result == CHECK_RESULT_WARN)
-                        degraded = true;
+                if (c->counters.state == CHECK_STATE_FAILING) {
+                        if (c->settings->critical && !failing)
+                                failing = c;
+                        else if (!c->settings->critical && !degraded)
+                                degraded = c;
+                } else if (c->counters.state == CHECK_STATE_PENDING) {
+                        if (c->settings->critical && !pending)
+                                pending = c;
+                } else if (c->last_result == CHECK_RESULT_WARN && !degraded)
+                        degraded = c;
         }
-        if (unhealthy)
-                return status_names[2];
-        *ret_code = MHD_HTTP_OK;
-        return status_names[degraded ? 1 : 0];
+        if (failing) {
+                v->status = "unhealthy";
+                v->reason_code = "check_failing";
+                snprintf(v->reason, sizeof(v->reason), "check %s failing: %s", failing->settings->name,
+                         failing->detail);
+        } else if (pending) {
+                v->status = "starting";
+                v->reason_code = "check_pending";
+                snprintf(v->reason, sizeof(v->reason), "check %s pending (%u of %u passes)", pending->settings->name,
+                         pending->counters.passes, pending->settings->rise);
+        } else {
+                v->code = MHD_HTTP_OK;
+                v->status = degraded ? "degraded" : "healthy";
+                v->reason_code = degraded ? "degraded" : "ok";
+                if (degraded)
+                        snprintf(v->reason, sizeof(v->reason), "check %s %s: %s", degraded->settings->name,
+                                 check_status_string(degraded), degraded->detail);
+        }
 }
 
-static int build_json(HealthServer *s, cJSON **ret, unsigned *ret_code) {
+const char *health_status_compute(HealthAgentState state, bool draining, Check *const *checks, size_t n,
+                                  unsigned *ret_code) {
+        HealthVerdict v;
+
+        health_verdict(state, draining, NULL, checks, n, &v);
+        *ret_code = v.code;
+        return v.status;
+}
+
+static int build_json(HealthServer *s, const HealthVerdict *v, cJSON **ret) {
         _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
         size_t n;
         Check *const *checks = check_set_checks(s->checks, &n);
         cJSON *arr;
 
         if (!o ||
-            !cJSON_AddStringToObject(o, "status", health_status_compute(s->agent_state, s->draining, checks, n,
-                                                                        ret_code)) ||
+            !cJSON_AddStringToObject(o, "status", v->status) ||
+            !cJSON_AddStringToObject(o, "reason_code", v->reason_code) ||
+            json_add_string_or_null(o, "reason", v->reason[0] ? v->reason : NULL) < 0 ||
             json_add_string_or_null(o, "instance_id", s->instance_id) < 0 ||
             !cJSON_AddStringToObject(o, "agent_state", health_agent_state_to_string(s->agent_state)) ||
             !(arr = cJSON_AddArrayToObject(o, "checks")))
@@ -124,25 +167,45 @@ static struct MHD_Response *make_response(const char *body, const char *type) {
         return r;
 }
 
+/* The copy nginx proxies to the internet: the status and a reason code,
+ * no check names, hosts or output. */
+static char *public_body(const HealthVerdict *v) {
+        _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
+
+        if (!o || !cJSON_AddStringToObject(o, "status", v->status) ||
+            !cJSON_AddStringToObject(o, "reason", v->reason_code))
+                return NULL;
+        return cJSON_PrintUnformatted(o);
+}
+
 void health_server_refresh(HealthServer *s) {
         _cleanup_(cJSON_Deletep) cJSON *doc = NULL;
-        _cleanup_free_ char *body = NULL;
-        struct MHD_Response *r;
-        unsigned code;
+        _cleanup_free_ char *body = NULL, *pub = NULL;
+        struct MHD_Response *r, *p = NULL;
+        HealthVerdict v;
+        size_t n;
+        Check *const *checks;
 
         if (!s)
                 return;
-        if (build_json(s, &doc, &code) < 0 || !(body = cJSON_PrintUnformatted(doc)) ||
-            !(r = make_response(body, "application/json"))) {
+        checks = check_set_checks(s->checks, &n);
+        health_verdict(s->agent_state, s->draining, s->agent_reason, checks, n, &v);
+        if (build_json(s, &v, &doc) < 0 || !(body = cJSON_PrintUnformatted(doc)) || !(pub = public_body(&v)) ||
+            !(r = make_response(body, "application/json")) || !(p = make_response(pub, "application/json"))) {
+                if (p)
+                        MHD_destroy_response(p);
                 /* Keep serving the previous answer rather than none. */
                 log_error("cannot rebuild the /health answer: out of memory");
                 return;
         }
-        /* Connections still sending the old one hold their own reference. */
+        /* Connections still sending the old ones hold their own reference. */
         if (s->health)
                 MHD_destroy_response(s->health);
+        if (s->public)
+                MHD_destroy_response(s->public);
         s->health = r;
-        s->health_code = code;
+        s->public = p;
+        s->health_code = v.code;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -168,6 +231,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         if (streq(url, "/health"))
                 return MHD_queue_response(conn, s->health_code, s->health);
+        if (streq(url, "/health/public"))
+                return MHD_queue_response(conn, s->health_code, s->public);
         if (streq(url, "/health/live"))
                 return MHD_queue_response(conn, MHD_HTTP_OK, s->live);
         return MHD_queue_response(conn, MHD_HTTP_NOT_FOUND, s->not_found);
@@ -397,12 +462,13 @@ HealthServer *health_server_free(HealthServer *s) {
                 return NULL;
         for (size_t i = 0; i < s->n_daemons; i++)
                 daemon_stop(&s->daemons[i]);
-        struct MHD_Response *responses[] = { s->health, s->live, s->not_found, s->not_allowed, s->too_large };
+        struct MHD_Response *responses[] = { s->health, s->public, s->live, s->not_found, s->not_allowed, s->too_large };
         for (size_t i = 0; i < ELEMENTSOF(responses); i++)
                 if (responses[i])
                         MHD_destroy_response(responses[i]);
         component_done(&s->component);
         free(s->instance_id);
+        free(s->agent_reason);
         sd_event_unref(s->event);
         return mfree(s);
 }
@@ -411,9 +477,12 @@ Component *health_server_component(HealthServer *s) {
         return &s->component;
 }
 
-void health_server_set_agent(HealthServer *s, HealthAgentState state, bool draining, const char *instance_id) {
+void health_server_set_agent(HealthServer *s, HealthAgentState state, bool draining, const char *instance_id,
+                             const char *reason) {
         if (!s)
                 return;
+        if (!streq_ptr(s->agent_reason, reason) && free_and_strdup(&s->agent_reason, reason) < 0)
+                log_oom();
         s->agent_state = state;
         s->draining = draining;
         if (!streq_ptr(s->instance_id, instance_id) && free_and_strdup(&s->instance_id, instance_id) < 0)

@@ -37,8 +37,23 @@ typedef enum HealthAgentState {
 
 const char *health_agent_state_to_string(HealthAgentState s);
 
-/* Pure: the instance status, "healthy" and "degraded" answer 200, the
- * rest ("unhealthy", "draining", "bootstrapping") 503. */
+/* What /health says and why. The status: "healthy" and "degraded" answer
+ * 200, the rest ("unhealthy", "starting", "draining", "bootstrapping")
+ * 503. The reason code is what the public copy (/health/public, which the
+ * nginx site proxies for the ALB) carries; the reason text, with check
+ * names and their output, stays on loopback and the unix socket. */
+typedef struct HealthVerdict {
+        const char *status;
+        unsigned code;
+        const char *reason_code;        /* ok, degraded, check_failing, check_pending, bootstrap_failed,
+                                         * bootstrapping, draining, stopping */
+        char reason[512];
+} HealthVerdict;
+
+/* Pure. agent_reason: why the agent failed (bootstrap), or NULL. */
+void health_verdict(HealthAgentState state, bool draining, const char *agent_reason, Check *const *checks, size_t n,
+                    HealthVerdict *ret);
+/* The status alone (tests, status output). */
 const char *health_status_compute(HealthAgentState state, bool draining, Check *const *checks, size_t n,
                                   unsigned *ret_code);
 
@@ -50,8 +65,10 @@ int health_server_new(sd_event *e, const HealthSettings *s, CheckSet *checks, He
 HealthServer *health_server_free(HealthServer *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(HealthServer *, health_server_free);
 Component *health_server_component(HealthServer *s);
-/* The owner's state; rebuilds the answer. NULL-safe. */
-void health_server_set_agent(HealthServer *s, HealthAgentState state, bool draining, const char *instance_id);
+/* The owner's state and, when it failed, why; rebuilds the answer.
+ * NULL-safe. */
+void health_server_set_agent(HealthServer *s, HealthAgentState state, bool draining, const char *instance_id,
+                             const char *reason);
 /* Rebuilds the cached /health answer from the checks (call it after a
  * sample, check_set_start() or check_set_reload()); NULL-safe. */
 void health_server_refresh(HealthServer *s);
