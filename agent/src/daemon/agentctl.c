@@ -186,6 +186,19 @@ static void print_status(const cJSON *st, bool color) {
         if (cJSON_IsNumber(ready))
                 printf("→ ready after %.0f ms", ready->valuedouble);
         printf("\n");
+        if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(st, "drain"))) {
+                const cJSON *drain = cJSON_GetObjectItemCaseSensitive(st, "drain");
+                printf("  Drain:       %s: ", str(drain, "trigger"));
+                cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(drain, "steps"))
+                        printf("%s %s%s  ", str(e, "name"),
+                               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "done")) ? "" :
+                               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "failed")) ? "(failed) " : "(running) ",
+                               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "done"))
+                               ? (snprintf(buf, sizeof(buf), "%.0f ms", num(e, "duration_ms")), buf) : "");
+                if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(drain, "ready_after_ms")))
+                        printf("→ drained after %.0f ms", num(drain, "ready_after_ms"));
+                printf("\n");
+        }
         if (cJSON_IsObject(id)) {
                 const cJSON *tags = cJSON_GetObjectItemCaseSensitive(id, "tags");
                 printf("  Instance:    %s (%s, %s, %s, %s)\n", str(id, "instance_id"), str(id, "instance_type"),

@@ -23,14 +23,6 @@ static const ConfItem logs_items[] = {
 };
 static const ConfSection logs_conf_section = { .name = "logs", .items = logs_items };
 
-static const ConfItem lifecycle_items[] = {
-        AGENT_ITEM("asg_name", conf_parse_string, asg_name),
-        AGENT_ITEM("launch_hook", conf_parse_string, launch_hook),
-        AGENT_ITEM("terminate_hook", conf_parse_string, terminate_hook),
-        AGENT_ITEM("drain_timeout", conf_parse_duration, drain_timeout),
-        {}
-};
-static const ConfSection lifecycle_conf_section = { .name = "lifecycle", .items = lifecycle_items };
 
 /* [vars] takes any key (a template variable name); later files win. */
 static int var_set(void *section, const char *key, const char *value, const char **reason) {
@@ -79,7 +71,7 @@ static const ConfSectionRef config_sections[] = {
         { &check_conf_section, offsetof(Config, checks) },
         { &vars_conf_section, offsetof(Config, vars) },
         { &logs_conf_section, 0 },
-        { &lifecycle_conf_section, 0 },
+        { &lifecycle_conf_section, offsetof(Config, lifecycle) },
 };
 static const ConfTable config_table = { config_sections, ELEMENTSOF(config_sections) };
 
@@ -90,11 +82,11 @@ int config_new(Config **ret) {
                 return -ENOMEM;
         c->log_level = -1;
         c->bootstrap_timeout = 5 * USEC_PER_MINUTE;
-        c->drain_timeout = 60 * USEC_PER_SEC;
         c->control_socket = strdup(AGENTD_DEFAULT_CONTROL_SOCKET);
         c->state_dir = strdup(AGENTD_STATE_DIR);
         if (!c->control_socket || !c->state_dir || imds_settings_init(&c->imds) < 0 ||
-            aws_settings_init(&c->aws) < 0 || health_settings_init(&c->health) < 0)
+            aws_settings_init(&c->aws) < 0 || health_settings_init(&c->health) < 0 ||
+            lifecycle_settings_init(&c->lifecycle) < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(c);
         return 0;
@@ -118,9 +110,7 @@ Config *config_free(Config *c) {
         free(c->vars.names);
         free(c->vars.values);
         free(c->log_group);
-        free(c->asg_name);
-        free(c->launch_hook);
-        free(c->terminate_hook);
+        lifecycle_settings_done(&c->lifecycle);
         for (size_t i = 0; i < c->n_sources; i++)
                 free(c->sources[i]);
         free(c->sources);
@@ -161,6 +151,8 @@ int config_verify(Config *c, char **ret_error) {
                 r = render_settings_verify(config_renders(c), c->renders.n, ret_error);
         if (r >= 0)
                 r = health_settings_verify(&c->health, &c->checks, secret_exists, c, ret_error);
+        if (r >= 0)
+                r = lifecycle_settings_verify(&c->lifecycle, ret_error);
         return r;
 }
 

@@ -7,7 +7,7 @@
  * engine (base/conf-parser.h) reads them against the sections each layer
  * declares with its settings; this file only says where each section's
  * settings live in Config, owns the daemon's own sections ([agent], [vars]
- * and, until their subsystems exist, [logs] and [lifecycle]) and runs every
+ * and, until log shipping exists, [logs]) and runs every
  * layer's cross-key checks. Anything not declared, and any value that does
  * not parse, is an error naming file:line, section and key, and the whole
  * load fails: agentd does not start on a config it does not fully
@@ -20,6 +20,7 @@
 #include "aws-settings.h"
 #include "conf-parser.h"
 #include "health-settings.h"
+#include "lifecycle-settings.h"
 #include "macro.h"
 #include "render-settings.h"
 
@@ -50,13 +51,10 @@ typedef struct Config {
         ConfList checks;                /* [check.NAME]: CheckSettings */
         TemplateVars vars;              /* [vars] */
 
-        /* [logs], [lifecycle]: parsed and validated now; acted on by the log
-         * shipping and lifecycle subsystems. */
+        LifecycleSettings lifecycle;    /* [lifecycle] */
+
+        /* [logs]: parsed and validated now; acted on by log shipping. */
         char *log_group;
-        char *asg_name;
-        char *launch_hook;
-        char *terminate_hook;
-        usec_t drain_timeout;
 
         /* Where it came from, for status output. */
         char **sources;

@@ -23,6 +23,7 @@
 #include "credentials.h"
 #include "health.h"
 #include "imds.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "manager.h"
 #include "parse-util.h"
@@ -37,12 +38,40 @@ static void notify_ready(Manager *m) {
         }
 }
 
-/* Either way the chain ended: tell systemd, start the checks. */
+static void on_launch_completed(void *source, const AgentEvent *ev, void *userdata) {
+        /* The lifecycle logs how it went; nothing else waits on it. */
+}
+
+void manager_check_launch(Manager *m) {
+        size_t n;
+        Check *const *checks;
+        unsigned code;
+        int r;
+
+        if (m->launch_requested || manager_state(m) != MANAGER_RUNNING || m->drain)
+                return;
+        checks = check_set_checks(m->checks, &n);
+        /* Healthy as the ALB will see it: critical checks passed `rise`
+         * times. (A warm-pool instance is out of service: not that.) */
+        (void) health_status_compute(HEALTH_AGENT_RUNNING, false, checks, n, &code);
+        if (code != 200)
+                return;
+        r = lifecycle_complete(m->lifecycle, LIFECYCLE_HOOK_LAUNCH, true, on_launch_completed, m);
+        if (r != -EADDRNOTAVAIL)
+                m->launch_requested = true;
+}
+
+/* Either way the chain ended: tell systemd, start the checks, and answer
+ * the launch hook (CONTINUE once healthy, ABANDON now if it failed). */
 static void bootstrap_ended(Manager *m, int error) {
         manager_push_health(m);
         notify_ready(m);
         (void) check_set_start(m->checks);
         health_server_refresh(m->health);
+        if (error < 0 && !m->launch_requested &&
+            lifecycle_complete(m->lifecycle, LIFECYCLE_HOOK_LAUNCH, false, on_launch_completed, m) >= 0)
+                m->launch_requested = true;
+        manager_check_launch(m);
         agent_callback_invoke(m->ready_callback, m, &(AgentEvent) { .error = error }, m->ready_userdata);
 }
 
@@ -96,6 +125,9 @@ static void on_identity_event(void *source, const AgentEvent *ev, void *userdata
         log_info("instance %s (%s, %s, %s), role %s, %zu tags", m->identity.instance_id,
                  m->identity.instance_type, m->identity.availability_zone, m->identity.ami_id,
                  strna(m->identity.role), m->identity.n_tags);
+        if (lifecycle_start(m->lifecycle, m->identity.instance_id,
+                            identity_tag(&m->identity, "aws:autoscaling:groupName")) < 0)
+                log_warning("cannot watch the lifecycle state: out of memory");
         sequence_step_done(m->bootstrap);
 }
 

@@ -174,15 +174,25 @@ static int on_check(ControlRequest *q, const cJSON *args, void *userdata) {
         return 0;
 }
 
+/* The same drain as a termination, but agentd stays up: /health 503,
+ * connections waited for, the terminate hook completed if one waits. */
 static int on_drain(ControlRequest *q, const cJSON *args, void *userdata) {
-        manager_set_draining(userdata, true);
-        control_request_reply(q, cJSON_CreateObject());
+        int r = manager_drain(userdata, "agentctl drain", 0, false);
+
+        if (r < 0)
+                return r;
+        control_request_reply_result(q, "draining: /health answers 503");
         return 0;
 }
 
 static int on_resume(ControlRequest *q, const cJSON *args, void *userdata) {
-        manager_set_draining(userdata, false);
-        control_request_reply(q, cJSON_CreateObject());
+        int r = manager_undrain(userdata);
+
+        if (r == -EBUSY) {
+                control_request_reply_error(q, "agentd is stopping: cannot resume");
+                return 0;
+        }
+        control_request_reply_result(q, "back in service: /health answers from the checks");
         return 0;
 }
 

@@ -78,6 +78,17 @@ int manager_status_build(Manager *m, cJSON **ret) {
         if (r < 0)
                 return r;
         cJSON_AddItemToObject(o, "bootstrap", boot);
+        if (m->drain) {
+                cJSON *drain = NULL;
+                r = sequence_to_json(m->drain, &drain);
+                if (r < 0)
+                        return r;
+                cJSON_AddItemToObject(o, "drain", drain);
+                if (json_add_string_or_null(drain, "trigger", m->drain_trigger) < 0 ||
+                    !cJSON_AddBoolToObject(drain, "exit_when_done", m->exit_after_drain))
+                        return -ENOMEM;
+        } else
+                cJSON_AddNullToObject(o, "drain");
 
         {
                 unsigned code;

@@ -13,6 +13,7 @@
 #include "credentials.h"
 #include "health.h"
 #include "imds.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "manager.h"
 #include "render.h"
@@ -83,6 +84,8 @@ int manager_collect_components(Manager *m, ComponentList *l) {
         if (r >= 0 && m->health)
                 r = component_list_add(l, health_server_component(m->health));
         if (r >= 0)
+                r = lifecycle_add_components(m->lifecycle, l);
+        if (r >= 0)
                 r = check_set_add_components(m->checks, l);
         return r;
 }
@@ -130,13 +133,10 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
         log_info("received %s, stopping", si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
         (void) sd_notify(false, "STOPPING=1");
         manager_set_status(m, "Stopping");
-        /* Out of service first: /health answers 503 from here on. */
         m->stopping = true;
-        manager_set_draining(m, true);
+        /* The same drain as for any trigger; it exits when done. */
+        (void) manager_drain(m, si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT", 0, true);
         manager_push_health(m);
-        /* Drain steps of later subsystems go here; with nothing queued we
-         * can leave at once. */
-        sd_event_exit(m->event, 0);
         return 0;
 }
 
@@ -170,6 +170,7 @@ int manager_reload(Manager *m) {
          * copied at start and change on restart.) */
         imds_set_settings(m->imds, &m->config->imds);
         aws_client_set_settings(m->aws, &m->config->aws);
+        lifecycle_set_settings(m->lifecycle, &m->config->lifecycle);
         if (check_set_reload(m->checks, config_checks(m->config), m->config->checks.n) >= 0)
                 health_server_refresh(m->health);
         config_free(old);
@@ -196,12 +197,34 @@ static int on_check_secret_lookup(void *userdata, const char *secret, const char
         return r == -EAGAIN ? -ENOENT : r;
 }
 
-/* A check sample: /health answers from the checks. */
+/* A check sample: /health answers from the checks; healthy now may be
+ * the moment to complete the launch hook. */
 static void on_check_event(void *source, const AgentEvent *ev, void *userdata) {
         Manager *m = userdata;
 
-        if (ev->type == CHECK_SET_EVENT_CHANGED)
-                health_server_refresh(m->health);
+        if (ev->type != CHECK_SET_EVENT_CHANGED)
+                return;
+        health_server_refresh(m->health);
+        manager_check_launch(m);
+}
+
+static void on_lifecycle_event(void *source, const AgentEvent *ev, void *userdata) {
+        Manager *m = userdata;
+
+        switch (ev->type) {
+        case LIFECYCLE_EVENT_TERMINATE:
+                (void) manager_drain(m, ev->name, ev->usec, false);
+                break;
+        case LIFECYCLE_EVENT_WARM_POOL:
+                /* Going into a warm pool: ready, but no traffic. */
+                log_info("%s: out of service while in the warm pool", ev->name);
+                manager_set_draining(m, true);
+                break;
+        case LIFECYCLE_EVENT_IN_SERVICE:
+                if (!m->drain)
+                        manager_set_draining(m, false);
+                break;
+        }
 }
 
 int manager_new(const char *config_path, Config *config, Manager **ret) {
@@ -234,6 +257,9 @@ int manager_new(const char *config_path, Config *config, Manager **ret) {
         r = aws_client_new(m->event, m->glue, m->credentials, &m->config->aws, &m->aws);
         if (r < 0)
                 return log_oom();
+        r = lifecycle_new(m->event, m->imds, m->aws, &m->config->lifecycle, on_lifecycle_event, m, &m->lifecycle);
+        if (r < 0)
+                return log_oom();
         r = secrets_new(m->event, m->aws, config_secrets(m->config), m->config->secrets.n, manager_on_secrets_event,
                         m, &m->secrets);
         if (r < 0)
@@ -259,6 +285,10 @@ Manager *manager_free(Manager *m) {
         /* Users of the loop first, the loop last; the control server after
          * every subsystem that may still hold one of its requests. */
         sequence_free(m->bootstrap);
+        sequence_free(m->drain);
+        sd_event_source_disable_unref(m->drain_timer);
+        free(m->drain_trigger);
+        lifecycle_free(m->lifecycle);
         check_set_free(m->checks);
         health_server_free(m->health);
         identity_fetch_free(m->identity_fetch);

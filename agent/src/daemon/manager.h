@@ -46,6 +46,7 @@ typedef struct IdentityFetch IdentityFetch;
 typedef struct HealthServer HealthServer;
 typedef struct CheckSet CheckSet;
 typedef struct Sequence Sequence;
+typedef struct Lifecycle Lifecycle;
 
 typedef enum ManagerState {
         MANAGER_BOOTSTRAPPING,
@@ -71,7 +72,9 @@ struct Manager {
         CheckSet *checks;
         HealthServer *health;
         ControlServer *control;
+        Lifecycle *lifecycle;
         Sequence *bootstrap;
+        Sequence *drain;                /* once started, until exit (or agentctl resume) */
 
         Component core;         /* the bootstrap itself */
         bool draining;          /* /health answers 503 "draining" */
@@ -84,6 +87,14 @@ struct Manager {
         bool notified_ready;
         bool log_level_from_cmdline;
         ControlRequest *pending_refresh;
+
+        /* The drain (manager-drain.c). */
+        char *drain_trigger;
+        bool exit_after_drain;
+        sd_event_source *drain_timer;
+        usec_t drain_connections_deadline;
+        int drain_connections_last;
+        bool launch_requested;          /* the launch hook's completion went out */
 
         /* For test harnesses (aws-probe): told once when bootstrap ends. */
         AgentCallback ready_callback;
@@ -120,6 +131,15 @@ int manager_sequence_start(Manager *m);
  * re-renders (or resumes a bootstrap that waited for the secret). */
 void manager_on_secrets_event(void *source, const AgentEvent *ev, void *userdata);
 void manager_secret_changed(Manager *m, const char *name);
+
+/* manager-drain.c: out of service, connections closed, hooks completed;
+ * once, whatever asks (why: for the log; time_left: AWS's deadline, 0 for
+ * none). exit_when_done: SIGTERM, agentd exits at the end. */
+int manager_drain(Manager *m, const char *why, usec_t time_left, bool exit_when_done);
+/* agentctl resume: undo a drain that is not a shutdown. -EBUSY otherwise. */
+int manager_undrain(Manager *m);
+/* Complete the launch hook once healthy (bootstrap done, checks passed). */
+void manager_check_launch(Manager *m);
 
 /* manager-control.c: what agentctl can ask (status, refresh, rollback,
  * check, drain, resume), answered through the request. */
