@@ -761,8 +761,14 @@ def as_describe_instances(state, p):
     if not asg or (ids and inst["instance_id"] not in ids):
         return "<AutoScalingInstances/>"
     lifecycle = "InService"
+    terminated = [r for r in state.lifecycle_results
+                  if r["instance_id"] == inst["instance_id"] and "TERMINATING" in r["transition"]]
     if state.pending_hooks:
         lifecycle = "Terminating:Wait" if "TERMINATING" in state.pending_hooks[0]["transition"] else "Pending:Wait"
+    elif terminated:
+        lifecycle = "Terminating:Proceed"       # the hook was completed: on its way out
+    elif state.target_lifecycle_state == "Terminated":
+        lifecycle = "Terminating"               # IMDS runs ahead: the hook is not active yet
     elif state.target_lifecycle_state:
         lifecycle = state.target_lifecycle_state
     return ("<AutoScalingInstances><member><InstanceId>%s</InstanceId><InstanceType>%s</InstanceType>"

@@ -244,7 +244,9 @@ static void help(void) {
                "  agentctl [--socket PATH] refresh [SECRET]   fetch secrets now, re-render, reload\n"
                "  agentctl [--socket PATH] rollback NAME      put back the previous file of [render.NAME]\n"
                "  agentctl [--socket PATH] check NAME [--json] run [check.NAME] now, print its result\n"
-               "  agentctl [--socket PATH] drain [--undo]     /health answers 503 \"draining\" (or no more)\n\n"
+               "  agentctl [--socket PATH] drain [--undo]     drain as at termination: /health 503, wait for\n"
+               "                                              connections, complete the terminate hook; --undo:\n"
+               "                                              back in service\n\n"
                "Exit codes: status: 0 healthy, 1 degraded, 2 failed; refresh, rollback: 0 done,\n"
                "2 failed; check: 0 pass, 1 warning, 2 fail; all: 3 agentd not reachable, 4 usage error.\n"
                "The socket is --socket, else $AGENTD_CONTROL_SOCKET, else %s.\n",
