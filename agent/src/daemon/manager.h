@@ -84,6 +84,7 @@ struct Manager {
         bool notified_ready;
         bool log_level_from_cmdline;
         ControlRequest *pending_refresh;
+        struct SecretRefusal *secret_refusals;  /* manager.c: refresh_min of refused logins */
 
         /* For test harnesses (aws-probe): told once when bootstrap ends. */
         AgentCallback ready_callback;
