@@ -17,8 +17,13 @@ if (!SRC) throw new Error('usage: node test-terraform.js SOURCE_ROOT');
 const TF = path.join(SRC, 'terraform');
 const META = new Set(['source', 'count', 'for_each', 'depends_on', 'providers', 'version']);
 
+// Root modules of their own, applied apart from terraform/main.tf.
+const STANDALONE = ['state-backend'];
 let model;
-const loaded = tf.load(TF).then((x) => (model = x));
+let standalone;
+const loaded = tf.load(TF).then((x) => (model = x))
+  .then(() => Promise.all(STANDALONE.map((d) => tf.load(path.join(TF, d)))))
+  .then((xs) => (standalone = Object.fromEntries(STANDALONE.map((d, i) => [d, xs[i]]))));
 const byName = (n) => Object.values(model.modules).find((m) => path.basename(m.dir) === n || (n === 'root' && m.dir === path.resolve(TF)));
 
 function walk(dir) {
@@ -36,14 +41,21 @@ test('every .tf file parses with the HCL parser', async () => {
 test('every module directory is used by the root configuration', async () => {
   await loaded;
   const dirs = new Set(walk(TF).map((f) => path.dirname(path.resolve(f))));
-  for (const d of dirs) assert.ok(model.modules[d], `${d} is not reachable from terraform/main.tf`);
-  for (const n of ['network', 'alb', 'compute', 'database', 'secrets', 'monitoring']) assert.ok(byName(n), `module ${n} missing`);
+  const own = new Set(STANDALONE.map((d) => path.resolve(TF, d)));
+  for (const d of dirs) {
+    if (own.has(d)) continue;
+    assert.ok(model.modules[d], `${d} is not reachable from terraform/main.tf (nor one of the standalone roots ${STANDALONE})`);
+  }
+  for (const d of own) assert.ok(dirs.has(d), `standalone root ${d} missing`);
+  for (const n of ['network', 'alb', 'compute', 'database', 'db-app-user', 'secrets', 'audit', 'monitoring']) assert.ok(byName(n), `module ${n} missing`);
 });
+
+const allModules = () => [...Object.values(model.modules), ...Object.values(standalone).flatMap((x) => Object.values(x.modules))];
 
 test('every var., local., module output, data source and resource reference resolves', async () => {
   await loaded;
   let checked = 0;
-  for (const m of Object.values(model.modules)) {
+  for (const m of allModules()) {
     const rel = path.relative(SRC, m.dir);
     for (const [file, json] of Object.entries(m.raw)) {
       for (const [where, s] of tf.strings(json)) {
@@ -89,7 +101,7 @@ test('module calls pass exactly the declared variables, all required ones includ
 
 test('every declared variable and local is used', async () => {
   await loaded;
-  for (const m of Object.values(model.modules)) {
+  for (const m of allModules()) {
     const used = new Set();
     for (const json of Object.values(m.raw)) {
       for (const [, s] of tf.strings(json)) for (const e of tf.expressions(s)) for (const r of tf.references(e)) used.add(`${r.kind}.${r.key}`);
@@ -124,7 +136,7 @@ test('the example tfvars sets only root variables and every required one', async
 });
 
 // --- Security groups: exactly the architecture document's three tables ---
-test('security groups are exactly the three tables of the architecture document', async () => {
+test('security groups are exactly the three tables of the architecture document (and the rotation function\'s)', async () => {
   await loaded;
   const n = byName('network');
   const sgOf = (ref) => (ref || '').replace(/^\$\{aws_security_group\.(\w+)\.id\}$/, '$1');
@@ -147,6 +159,11 @@ test('security groups are exactly the three tables of the architecture document'
     'app out 3306 sg:db', // MySQL (3306) to Aurora Security Group
     'app out 443 0.0.0.0/0', // HTTPS (443) to 0.0.0.0/0
     'db in 3306 sg:app', // MySQL (3306) from EC2 Security Group; Outbound: none
+    // Issue 15: the secret rotation function (Lambda in the private subnets) reaches
+    // Aurora and the Secrets Manager API, and Aurora admits it; nothing comes in.
+    'db in 3306 sg:rotation',
+    'rotation out 3306 sg:db',
+    'rotation out 443 0.0.0.0/0',
   ].sort());
   // No inline rules anywhere, and no other security group resources in any module.
   for (const m of Object.values(model.modules)) {
@@ -163,19 +180,24 @@ test('security groups are exactly the three tables of the architecture document'
 });
 
 // --- IAM: least privilege, scoped to ARNs ---
-test('the instance role: this secret, this log group, this namespace, this ASG', async () => {
+test('the instance role: the app DB secret (never the master), the API keys, this log group, this namespace, this ASG', async () => {
   await loaded;
   const c = byName('compute');
   const doc = c.data['aws_iam_policy_document.agentd'];
   const st = Object.fromEntries(doc.statement.map((s) => [s.sid, s]));
-  assert.deepEqual(Object.keys(st).sort(), ['DecryptDbSecret', 'LifecycleActions', 'PutAgentMetrics', 'ReadDbSecret', 'WriteAppLogs']);
+  assert.deepEqual(Object.keys(st).sort(), ['CreateAppLogGroupAndStreams', 'DecryptSecrets', 'LifecycleActions',
+    'PutAgentMetrics', 'PutAppLogEvents', 'ReadApiKeysSecret', 'ReadDbSecret']);
   assert.deepEqual(st.ReadDbSecret.actions, ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret']);
   assert.deepEqual(st.ReadDbSecret.resources, ['${var.db_secret_arn}']);
-  assert.deepEqual(st.DecryptDbSecret.actions, ['kms:Decrypt']);
-  assert.deepEqual(st.DecryptDbSecret.resources, ['${var.kms_key_arn}']);
-  assert.equal(st.DecryptDbSecret.condition[0].variable, 'kms:ViaService');
-  assert.deepEqual(st.WriteAppLogs.actions, ['logs:CreateLogStream', 'logs:PutLogEvents']);
-  assert.deepEqual(st.WriteAppLogs.resources, ['${var.log_group_arn}:log-stream:*']);
+  assert.deepEqual(st.ReadApiKeysSecret.actions, ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret']);
+  assert.deepEqual(st.ReadApiKeysSecret.resources, ['${var.api_keys_secret_arn}']);
+  assert.deepEqual(st.DecryptSecrets.actions, ['kms:Decrypt']);
+  assert.deepEqual(st.DecryptSecrets.resources, ['${var.kms_key_arn}']);
+  assert.deepEqual(st.DecryptSecrets.condition[0], { test: 'StringEquals', variable: 'kms:ViaService', values: ['secretsmanager.${var.region}.amazonaws.com'] });
+  assert.deepEqual(st.CreateAppLogGroupAndStreams.actions, ['logs:CreateLogGroup', 'logs:CreateLogStream']);
+  assert.deepEqual(st.CreateAppLogGroupAndStreams.resources, ['${var.log_group_arn}', '${var.log_group_arn}:*']);
+  assert.deepEqual(st.PutAppLogEvents.actions, ['logs:PutLogEvents']);
+  assert.deepEqual(st.PutAppLogEvents.resources, ['${var.log_group_arn}:log-stream:*']);
   assert.deepEqual(st.PutAgentMetrics.actions, ['cloudwatch:PutMetricData']);
   assert.deepEqual(st.PutAgentMetrics.condition[0], { test: 'StringEquals', variable: 'cloudwatch:namespace', values: ['${var.metrics_namespace}'] });
   assert.deepEqual(st.LifecycleActions.actions, ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat']);
@@ -188,11 +210,16 @@ test('the instance role: this secret, this log group, this namespace, this ASG',
   }
   const dyn = doc.dynamic.statement[0];
   assert.deepEqual(dyn.content[0].actions, ['s3:GetObject'], 'the optional package statement reads one object');
-  // Root wiring: the secret is the RDS-managed master secret, the group the app group.
+  // Root wiring: the DB secret is the application's own (alternating users), the
+  // master secret reaches no instance (not the role, not the user data).
   const call = model.root.module.compute;
-  assert.equal(call.db_secret_arn, '${module.database.master_secret_arn}');
+  assert.equal(call.db_secret_arn, '${module.db_app_user.secret_arn}');
+  assert.equal(call.api_keys_secret_arn, '${module.secrets.api_keys_secret_arn}');
   assert.equal(call.log_group_arn, '${module.monitoring.log_group_arn}');
   assert.equal(call.metrics_namespace, '${local.metrics_namespace}');
+  for (const [k, v] of Object.entries(call)) assert.ok(!String(v).includes('master_secret'), `compute.${k} = ${v}`);
+  assert.match(c.resource['aws_launch_template.this'].user_data, /secret_arn\s*=\s*var\.db_secret_arn/);
+  assert.equal(byName('db-app-user').output.secret_arn.value, '${aws_secretsmanager_secret.app.arn}');
 });
 
 // --- The requirements table, one test per row ---
@@ -245,7 +272,7 @@ test('every resource and data block matches the AWS provider schema', async () =
   await schemaLoaded;
   const problems = [];
   let checked = 0;
-  for (const m of Object.values(model.modules)) {
+  for (const m of allModules()) {
     const rel = path.relative(SRC, m.dir);
     for (const kind of ['resource', 'data']) {
       for (const [key, body] of Object.entries(m[kind])) {
