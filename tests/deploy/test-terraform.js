@@ -339,3 +339,129 @@ test('scaling survives an apply, the master secret does not rotate at creation, 
   assert.match(locals.db_connections_alarm, /local\.db_max_connections \* 0\.8/);
   assert.equal(byName('root').module.monitoring.db_max_acu, '${module.database.max_capacity}');
 });
+
+// --- Issue 15: the app's DB user, NACLs, the dashboard, the state backend ---
+test('the app DB user: AWS\'s multi-user MySQL rotation function, a one-shot bootstrap within CloudFormation\'s inline limit', async () => {
+  await loaded;
+  const u = byName('db-app-user');
+  assert.equal(u.data['aws_serverlessapplicationrepository_application.rotation'].application_id,
+    'arn:aws:serverlessrepo:us-east-1:297356227824:applications/SecretsManagerRDSMySQLRotationMultiUser');
+  const params = u.resource['aws_serverlessapplicationrepository_cloudformation_stack.rotation'].parameters;
+  assert.equal(params.functionName, '${local.rotation_name}');
+  assert.match(u.locals.rotation_function_arn, /:function:\$\{local\.rotation_name\}$/);
+  assert.match(params.endpoint, /^https:\/\/secretsmanager\./);
+  assert.equal(params.masterSecretKmsKeyArn, '${var.kms_key_arn}');
+  assert.equal(u.variable.username.default, 'app');
+  assert.ok(!/\bALL\b|GRANT/.test(u.variable.privileges.default), 'no ALL PRIVILEGES, no GRANT OPTION');
+  // The secret's value never goes through Terraform.
+  assert.ok(!Object.keys(u.resource).some((k) => k.startsWith('aws_secretsmanager_secret_version.')), 'no secret value in state');
+  // The bootstrap role: SQL on this cluster, the master secret read-only, the app secret.
+  const st = Object.fromEntries(u.data['aws_iam_policy_document.bootstrap'].statement.map((x) => [x.sid, x]));
+  assert.deepEqual(st.DataApiOnTheCluster.resources, ['${var.cluster_arn}']);
+  assert.deepEqual(st.ReadMasterSecret.actions, ['secretsmanager:GetSecretValue']);
+  assert.deepEqual(st.WriteAppSecret.resources, ['${aws_secretsmanager_secret.app.arn}']);
+  // CloudFormation takes inline code (ZipFile) of at most 4096 bytes.
+  const code = fs.readFileSync(path.join(u.dir, 'bootstrap.py'));
+  assert.ok(code.length <= 4096, `bootstrap.py is ${code.length} bytes, CloudFormation's ZipFile limit is 4096`);
+  const tb = u.resource['aws_cloudformation_stack.bootstrap'].template_body;
+  for (const k of ['ClusterArn', 'MasterSecretArn', 'AppSecretArn', 'Host', 'Port', 'Database', 'Username', 'Privileges']) {
+    assert.match(tb, new RegExp(`\\b${k}\\s*=`), `custom resource property ${k}`);
+    assert.match(code.toString(), new RegExp(`p\\["${k}"\\]`), `bootstrap.py reads ${k}`);
+  }
+  // Root: the rotation function's network is the private subnets and its own group.
+  const call = model.root.module.db_app_user;
+  assert.equal(call.private_subnet_ids, '${module.network.private_subnet_ids}');
+  assert.equal(call.rotation_security_group_id, '${module.network.rotation_security_group_id}');
+  assert.equal(call.master_secret_arn, '${module.database.master_secret_arn}');
+});
+
+test('network ACLs mirror the security groups', async () => {
+  await loaded;
+  const n = byName('network');
+  const rules = [];
+  for (const [key, r] of Object.entries(n.resource)) {
+    if (!key.startsWith('aws_network_acl_rule.')) continue;
+    assert.equal(r.protocol, 'tcp', `${key}: tcp only`);
+    assert.equal(r.rule_action, 'allow', `${key}: allow rules only (the rest is denied)`);
+    const acl = r.network_acl_id.replace(/^\$\{aws_network_acl\.(\w+)\.id\}$/, '$1');
+    const cidr = tf.evaluate(n, r.cidr_block);
+    const cidrs = Array.isArray(cidr) ? cidr.join('+') : cidr;
+    rules.push(`${acl} ${r.egress ? 'out' : 'in'} ${r.from_port}${r.to_port !== r.from_port ? '-' + r.to_port : ''} ${cidrs}${r.count && /bastion/.test(r.count) ? ' (with a bastion)' : ''}`);
+  }
+  assert.deepEqual(rules.sort(), [
+    'private in 1024-3305 0.0.0.0/0', // answers (AWS APIs via NAT, Aurora), 3306 left out
+    'private in 22 10.0.0.0/16 (with a bastion)',
+    'private in 3306 10.0.11.0/24+10.0.12.0/24', // MySQL from the private subnets only
+    'private in 3307-65535 0.0.0.0/0',
+    'private in 80 10.0.1.0/24+10.0.2.0/24', // HTTP from the ALB's subnets
+    'private out 1024-65535 10.0.0.0/16', // answers to the ALB and Aurora's clients
+    'private out 3306 10.0.11.0/24+10.0.12.0/24',
+    'private out 443 0.0.0.0/0', // HTTPS to AWS APIs and packages
+    'public in 1024-65535 0.0.0.0/0', // answers
+    'public in 443 0.0.0.0/0', // HTTPS to the ALB, and to the NAT from the private subnets
+    'public in 80 0.0.0.0/0',
+    'public out 1024-65535 0.0.0.0/0',
+    'public out 443 0.0.0.0/0',
+    'public out 80 10.0.11.0/24+10.0.12.0/24', // ALB -> instances
+  ].sort());
+  // Rule numbers are unique per ACL and direction (counted ones spread by count.index).
+  const seen = new Set();
+  for (const [key, r] of Object.entries(n.resource)) {
+    if (!key.startsWith('aws_network_acl_rule.')) continue;
+    const m = /^\$\{(\d+) \+ count\.index\}$/.exec(String(r.rule_number));
+    const nums = m ? [0, 1].map((i) => String(Number(m[1]) + i)) : [String(r.rule_number)];
+    for (const num of nums) {
+      const k = `${r.network_acl_id} ${r.egress} ${num}`;
+      assert.ok(/^\d+$/.test(num), `${key}: rule_number ${r.rule_number}`);
+      assert.ok(!seen.has(k), `${key}: rule number ${num} used twice`);
+      seen.add(k);
+    }
+  }
+  // Every subnet is in one of them; the default ACL has no rules.
+  assert.equal(n.resource['aws_network_acl.public'].subnet_ids, '${aws_subnet.public[*].id}');
+  assert.equal(n.resource['aws_network_acl.private'].subnet_ids, '${aws_subnet.private[*].id}');
+  const def = n.resource['aws_default_network_acl.this'];
+  assert.ok(!def.ingress && !def.egress, 'the default NACL keeps no rule');
+});
+
+test('the dashboard shows the fleet: agentd metrics, ALB, Aurora', async () => {
+  await loaded;
+  const mon = byName('monitoring');
+  const w = JSON.stringify(mon.locals.widgets);
+  for (const name of ['mem_used_percent', 'disk_used_percent', 'cpu_usage_user', 'cpu_usage_system', 'cpu_usage_iowait', 'cpu_usage_steal',
+    'local.m.fpm_listen_queue', 'local.m.fpm_max_children_reached', 'local.m.ingest_queue_depth', 'local.m.ingest_queue_oldest_age',
+    'RequestCount', 'TargetResponseTime', 'HTTPCode_Target_5XX_Count', 'HTTPCode_ELB_5XX_Count',
+    'ServerlessDatabaseCapacity', 'DatabaseConnections', 'AppErrorLines']) {
+    assert.ok(w.includes(name), `dashboard has no ${name}`);
+  }
+  assert.match(mon.resource['aws_cloudwatch_dashboard.fleet'].dashboard_body, /jsonencode/);
+  const f = mon.resource['aws_cloudwatch_log_metric_filter.app_errors'];
+  assert.equal(f.pattern, '${var.error_line_pattern}');
+  for (const t of ['"PHP Fatal error"', '"[error]"', '"[crit]"']) assert.ok(mon.variable.error_line_pattern.default.includes(t), t);
+  const a = mon.resource['aws_cloudwatch_metric_alarm.app_errors'];
+  assert.equal(a.namespace, '${local.log_metrics_namespace}');
+});
+
+test('the example state backend: S3 versioned and KMS-encrypted, DynamoDB lock, named as the commented block says', async () => {
+  await loaded;
+  const b = standalone['state-backend'].root;
+  assert.equal(b.resource['aws_s3_bucket_versioning.state'].versioning_configuration[0].status, 'Enabled');
+  assert.equal(b.resource['aws_s3_bucket_server_side_encryption_configuration.state'].rule[0].apply_server_side_encryption_by_default[0].sse_algorithm, 'aws:kms');
+  assert.equal(b.resource['aws_s3_bucket_public_access_block.state'].block_public_policy, true);
+  assert.equal(b.resource['aws_dynamodb_table.lock'].hash_key, 'LockID');
+  assert.deepEqual(b.resource['aws_dynamodb_table.lock'].attribute[0], { name: 'LockID', type: 'S' });
+  // The commented block in versions.tf parses once uncommented, and names what the
+  // state-backend module creates (for the default name and the example account).
+  const text = fs.readFileSync(path.join(TF, 'versions.tf'), 'utf8');
+  const block = [...text.matchAll(/^\s*# ?(.*)$/gm)].map((x) => x[1]).join('\n').match(/backend "s3" \{[\s\S]*?\n\}/);
+  assert.ok(block, 'versions.tf has a commented backend "s3" block');
+  const parsed = await parse('backend.tf', `terraform {\n${block[0]}\n}\n`);
+  const s3 = parsed.terraform[0].backend.s3[0];
+  assert.equal(s3.encrypt, true);
+  const name = b.variable.name.default;
+  assert.equal(s3.bucket, b.locals.bucket.replace('${var.name}', name).replace('${data.aws_caller_identity.current.account_id}', '123456789012'));
+  assert.equal(s3.dynamodb_table, b.locals.table.replace('${var.name}', name));
+  assert.equal(s3.kms_key_id, b.resource['aws_kms_alias.state'].name.replace('${var.name}', name));
+  const out = b.output.backend_config.value;
+  assert.deepEqual(Object.keys(out).sort(), Object.keys(s3).sort(), 'backend_config has the keys of the block');
+});
