@@ -148,7 +148,6 @@ const REQUIREMENTS = [
   R('CloudTrail bucket SSE-KMS', 'audit', 'aws_s3_bucket_server_side_encryption_configuration.trail', 'rule.apply_server_side_encryption_by_default.sse_algorithm', 'aws:kms'),
   R('CloudTrail bucket versioned', 'audit', 'aws_s3_bucket_versioning.trail', 'versioning_configuration.status', 'Enabled'),
   R('CloudTrail bucket private', 'audit', 'aws_s3_bucket_public_access_block.trail', 'restrict_public_buckets', true),
-  CHECK('CloudTrail may use the platform key', 'secrets', 'aws_kms_key.platform', 'policy', (p) => p === '${data.aws_iam_policy_document.key.json}'),
 
   // Issue 15: network ACLs on both tiers.
   RAW('NACL on the public subnets', 'network', 'aws_network_acl.public', 'subnet_ids', '${aws_subnet.public[*].id}'),

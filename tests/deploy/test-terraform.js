@@ -465,3 +465,18 @@ test('the example state backend: S3 versioned and KMS-encrypted, DynamoDB lock, 
   const out = b.output.backend_config.value;
   assert.deepEqual(Object.keys(out).sort(), Object.keys(s3).sort(), 'backend_config has the keys of the block');
 });
+
+test('CloudTrail: only this trail writes to its bucket, and may use the platform key', async () => {
+  await loaded;
+  const a = byName('audit');
+  const st = Object.fromEntries(a.data['aws_iam_policy_document.trail_bucket'].statement.map((x) => [x.sid, x]));
+  assert.deepEqual(st.CloudTrailWrite.actions, ['s3:PutObject']);
+  assert.ok(st.CloudTrailWrite.condition.some((c) => c.variable === 'aws:SourceArn' && c.values[0] === '${local.trail_arn}'));
+  assert.equal(st.DenyInsecureTransport.effect, 'Deny');
+  assert.match(a.locals.trail_arn, /:trail\/\$\{local\.trail_name\}$/);
+  assert.equal(a.resource['aws_cloudtrail.this'].name, '${local.trail_name}');
+  const key = Object.fromEntries(byName('secrets').data['aws_iam_policy_document.key'].statement.map((x) => [x.sid, x]));
+  assert.deepEqual(key.CloudTrailEncrypt.principals[0].identifiers, ['cloudtrail.amazonaws.com']);
+  assert.deepEqual(key.CloudTrailEncrypt.actions, ['kms:GenerateDataKey*']);
+  assert.equal(key.CloudTrailEncrypt.condition[0].variable, 'kms:EncryptionContext:aws:cloudtrail:arn');
+});
