@@ -1,5 +1,6 @@
 # The whole platform of shared/architecture.md: network, ALB, compute (launch template,
-# ASG, instance role), Aurora Serverless v2, secrets/KMS and monitoring.
+# ASG, instance role), Aurora Serverless v2 and the application's DB user, secrets/KMS,
+# CloudTrail and monitoring. State: see the backend block in versions.tf.
 #
 #   cd terraform && terraform init && terraform apply -var-file=production.tfvars
 #
@@ -82,6 +83,28 @@ module "database" {
   deletion_protection = var.deletion_protection
 }
 
+# The application's own DB user and secret, rotated with alternating users; the
+# instances read this secret only, never the master's.
+module "db_app_user" {
+  source                     = "./modules/db-app-user"
+  name                       = var.name
+  kms_key_arn                = module.secrets.kms_key_arn
+  master_secret_arn          = module.database.master_secret_arn
+  cluster_arn                = module.database.cluster_arn
+  db_host                    = module.database.writer_endpoint
+  db_port                    = module.database.port
+  database_name              = module.database.database_name
+  private_subnet_ids         = module.network.private_subnet_ids
+  rotation_security_group_id = module.network.rotation_security_group_id
+}
+
+# Every API call of the account, in every region, to an encrypted bucket.
+module "audit" {
+  source      = "./modules/audit"
+  name        = var.name
+  kms_key_arn = module.secrets.kms_key_arn
+}
+
 module "monitoring" {
   source               = "./modules/monitoring"
   name                 = var.name
@@ -111,7 +134,8 @@ module "compute" {
   asg_name            = local.asg_name
   launch_hook_name    = local.launch_hook
   terminate_hook_name = local.terminate_hook
-  db_secret_arn       = module.database.master_secret_arn
+  db_secret_arn       = module.db_app_user.secret_arn
+  api_keys_secret_arn = module.secrets.api_keys_secret_arn
   kms_key_arn         = module.secrets.kms_key_arn
   log_group_name      = module.monitoring.log_group_name
   log_group_arn       = module.monitoring.log_group_arn

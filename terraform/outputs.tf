@@ -16,8 +16,21 @@ output "db_reader_endpoint" {
 }
 
 output "db_master_secret_arn" {
-  description = "RDS-managed master secret ([secret.db] id in agentd's config)."
+  description = "RDS-managed master secret (people and the rotation function; not the instances)."
   value       = module.database.master_secret_arn
+}
+
+output "db_app_secret_arn" {
+  description = "The application's DB secret, alternating users ([secret.db] id in agentd's config)."
+  value       = module.db_app_user.secret_arn
+}
+
+output "cloudtrail_bucket" {
+  value = module.audit.bucket
+}
+
+output "dashboard_name" {
+  value = module.monitoring.dashboard_name
 }
 
 output "api_keys_secret_arn" {

@@ -122,6 +122,42 @@ const REQUIREMENTS = [
   MATCH('Alarm: memory from agentd metrics', 'monitoring', 'aws_cloudwatch_metric_alarm.memory', 'metric_query.expression', /MAX\(mem_used_percent\) FROM SCHEMA\("CWAgent", AutoScalingGroupName, ImageId, InstanceId, InstanceType\) WHERE AutoScalingGroupName = 'php-app-asg'/),
   MATCH('Alarm: disk from agentd metrics', 'monitoring', 'aws_cloudwatch_metric_alarm.disk', 'metric_query.expression', /MAX\(disk_used_percent\) FROM SCHEMA\("CWAgent",.*path = '\/'/),
   R('Budget alert', 'monitoring', 'aws_budgets_budget.monthly', 'budget_type', 'COST'),
+
+  // Issue 15: the application's own DB user, rotated with alternating users.
+  RAW('App DB secret encrypted with the CMK', 'db-app-user', 'aws_secretsmanager_secret.app', 'kms_key_id', '${var.kms_key_arn}'),
+  RAW('Rotation: the application from the Serverless Application Repository', 'db-app-user', 'aws_serverlessapplicationrepository_cloudformation_stack.rotation', 'application_id',
+    '${data.aws_serverlessapplicationrepository_application.rotation.application_id}'),
+  RAW('Rotation function in the private subnets', 'db-app-user', 'aws_serverlessapplicationrepository_cloudformation_stack.rotation', 'parameters.vpcSubnetIds', '${join(",", var.private_subnet_ids)}'),
+  RAW('Rotation function with the security group Aurora admits', 'db-app-user', 'aws_serverlessapplicationrepository_cloudformation_stack.rotation', 'parameters.vpcSecurityGroupIds', '${var.rotation_security_group_id}'),
+  RAW('Rotation logs in with the master secret', 'db-app-user', 'aws_serverlessapplicationrepository_cloudformation_stack.rotation', 'parameters.masterSecretArn', '${var.master_secret_arn}'),
+  RAW('Rotation capabilities from the application', 'db-app-user', 'aws_serverlessapplicationrepository_cloudformation_stack.rotation', 'capabilities', '${data.aws_serverlessapplicationrepository_application.rotation.required_capabilities}'),
+  RAW('App secret rotated by that function', 'db-app-user', 'aws_secretsmanager_secret_rotation.app', 'rotation_lambda_arn', '${local.rotation_function_arn}'),
+  R('App secret rotated every 7 days', 'db-app-user', 'aws_secretsmanager_secret_rotation.app', 'rotation_rules.automatically_after_days', 7),
+  R('App secret not rotated at creation', 'db-app-user', 'aws_secretsmanager_secret_rotation.app', 'rotate_immediately', false),
+  CHECK('First app user created by a one-shot custom resource', 'db-app-user', 'aws_cloudformation_stack.bootstrap', 'template_body',
+    (t) => /Custom::DbAppUser/.test(t) && /file\("\$\{path\.module\}\/bootstrap\.py"\)/.test(t) && /Username\s*=\s*var\.username/.test(t)),
+  RAW('Bootstrap SQL on this cluster only (Data API)', 'database', 'aws_rds_cluster.this', 'enable_http_endpoint', true),
+  R('Aurora admits the rotation function', 'network', 'aws_vpc_security_group_ingress_rule.db_from_rotation', 'from_port', 3306),
+  RAW('Aurora admits the rotation function (its group)', 'network', 'aws_vpc_security_group_ingress_rule.db_from_rotation', 'referenced_security_group_id', '${aws_security_group.rotation.id}'),
+
+  // Issue 15: CloudTrail.
+  R('CloudTrail multi-region', 'audit', 'aws_cloudtrail.this', 'is_multi_region_trail', true),
+  R('CloudTrail log file validation', 'audit', 'aws_cloudtrail.this', 'enable_log_file_validation', true),
+  R('CloudTrail global service events', 'audit', 'aws_cloudtrail.this', 'include_global_service_events', true),
+  RAW('CloudTrail encrypted with the CMK', 'audit', 'aws_cloudtrail.this', 'kms_key_id', '${var.kms_key_arn}'),
+  R('CloudTrail bucket SSE-KMS', 'audit', 'aws_s3_bucket_server_side_encryption_configuration.trail', 'rule.apply_server_side_encryption_by_default.sse_algorithm', 'aws:kms'),
+  R('CloudTrail bucket versioned', 'audit', 'aws_s3_bucket_versioning.trail', 'versioning_configuration.status', 'Enabled'),
+  R('CloudTrail bucket private', 'audit', 'aws_s3_bucket_public_access_block.trail', 'restrict_public_buckets', true),
+
+  // Issue 15: network ACLs on both tiers.
+  RAW('NACL on the public subnets', 'network', 'aws_network_acl.public', 'subnet_ids', '${aws_subnet.public[*].id}'),
+  RAW('NACL on the private subnets', 'network', 'aws_network_acl.private', 'subnet_ids', '${aws_subnet.private[*].id}'),
+
+  // Issue 15: the fleet dashboard and the error lines.
+  CHECK('Dashboard: memory, disk, CPU, php-fpm, ingestion, ALB, Aurora', 'monitoring', 'aws_cloudwatch_dashboard.fleet', 'dashboard_body',
+    (b) => b.includes('local.widgets')),
+  RAW('Error-line metric filter on the app log group', 'monitoring', 'aws_cloudwatch_log_metric_filter.app_errors', 'log_group_name', '${aws_cloudwatch_log_group.app.name}'),
+  RAW('Error-line alarm notifies', 'monitoring', 'aws_cloudwatch_metric_alarm.app_errors', 'alarm_actions', ['${aws_sns_topic.alarms.arn}']),
 ];
 
 

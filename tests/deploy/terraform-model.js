@@ -62,7 +62,9 @@ async function load(rootDir) {
     return m;
   }
   const root = await visit(rootDir);
-  loadedModules = modules;
+  // Several roots may be loaded (terraform/ and terraform/state-backend): the
+  // evaluator sees all of them.
+  Object.assign(loadedModules, modules);
   return { root, modules };
 }
 

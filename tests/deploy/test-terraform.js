@@ -17,8 +17,13 @@ if (!SRC) throw new Error('usage: node test-terraform.js SOURCE_ROOT');
 const TF = path.join(SRC, 'terraform');
 const META = new Set(['source', 'count', 'for_each', 'depends_on', 'providers', 'version']);
 
+// Root modules of their own, applied apart from terraform/main.tf.
+const STANDALONE = ['state-backend'];
 let model;
-const loaded = tf.load(TF).then((x) => (model = x));
+let standalone;
+const loaded = tf.load(TF).then((x) => (model = x))
+  .then(() => Promise.all(STANDALONE.map((d) => tf.load(path.join(TF, d)))))
+  .then((xs) => (standalone = Object.fromEntries(STANDALONE.map((d, i) => [d, xs[i]]))));
 const byName = (n) => Object.values(model.modules).find((m) => path.basename(m.dir) === n || (n === 'root' && m.dir === path.resolve(TF)));
 
 function walk(dir) {
@@ -36,14 +41,21 @@ test('every .tf file parses with the HCL parser', async () => {
 test('every module directory is used by the root configuration', async () => {
   await loaded;
   const dirs = new Set(walk(TF).map((f) => path.dirname(path.resolve(f))));
-  for (const d of dirs) assert.ok(model.modules[d], `${d} is not reachable from terraform/main.tf`);
-  for (const n of ['network', 'alb', 'compute', 'database', 'secrets', 'monitoring']) assert.ok(byName(n), `module ${n} missing`);
+  const own = new Set(STANDALONE.map((d) => path.resolve(TF, d)));
+  for (const d of dirs) {
+    if (own.has(d)) continue;
+    assert.ok(model.modules[d], `${d} is not reachable from terraform/main.tf (nor one of the standalone roots ${STANDALONE})`);
+  }
+  for (const d of own) assert.ok(dirs.has(d), `standalone root ${d} missing`);
+  for (const n of ['network', 'alb', 'compute', 'database', 'db-app-user', 'secrets', 'audit', 'monitoring']) assert.ok(byName(n), `module ${n} missing`);
 });
+
+const allModules = () => [...Object.values(model.modules), ...Object.values(standalone).flatMap((x) => Object.values(x.modules))];
 
 test('every var., local., module output, data source and resource reference resolves', async () => {
   await loaded;
   let checked = 0;
-  for (const m of Object.values(model.modules)) {
+  for (const m of allModules()) {
     const rel = path.relative(SRC, m.dir);
     for (const [file, json] of Object.entries(m.raw)) {
       for (const [where, s] of tf.strings(json)) {
@@ -89,7 +101,7 @@ test('module calls pass exactly the declared variables, all required ones includ
 
 test('every declared variable and local is used', async () => {
   await loaded;
-  for (const m of Object.values(model.modules)) {
+  for (const m of allModules()) {
     const used = new Set();
     for (const json of Object.values(m.raw)) {
       for (const [, s] of tf.strings(json)) for (const e of tf.expressions(s)) for (const r of tf.references(e)) used.add(`${r.kind}.${r.key}`);
@@ -124,7 +136,7 @@ test('the example tfvars sets only root variables and every required one', async
 });
 
 // --- Security groups: exactly the architecture document's three tables ---
-test('security groups are exactly the three tables of the architecture document', async () => {
+test('security groups are exactly the three tables of the architecture document (and the rotation function\'s)', async () => {
   await loaded;
   const n = byName('network');
   const sgOf = (ref) => (ref || '').replace(/^\$\{aws_security_group\.(\w+)\.id\}$/, '$1');
@@ -147,6 +159,11 @@ test('security groups are exactly the three tables of the architecture document'
     'app out 3306 sg:db', // MySQL (3306) to Aurora Security Group
     'app out 443 0.0.0.0/0', // HTTPS (443) to 0.0.0.0/0
     'db in 3306 sg:app', // MySQL (3306) from EC2 Security Group; Outbound: none
+    // Issue 15: the secret rotation function (Lambda in the private subnets) reaches
+    // Aurora and the Secrets Manager API, and Aurora admits it; nothing comes in.
+    'db in 3306 sg:rotation',
+    'rotation out 3306 sg:db',
+    'rotation out 443 0.0.0.0/0',
   ].sort());
   // No inline rules anywhere, and no other security group resources in any module.
   for (const m of Object.values(model.modules)) {
@@ -163,19 +180,24 @@ test('security groups are exactly the three tables of the architecture document'
 });
 
 // --- IAM: least privilege, scoped to ARNs ---
-test('the instance role: this secret, this log group, this namespace, this ASG', async () => {
+test('the instance role: the app DB secret (never the master), the API keys, this log group, this namespace, this ASG', async () => {
   await loaded;
   const c = byName('compute');
   const doc = c.data['aws_iam_policy_document.agentd'];
   const st = Object.fromEntries(doc.statement.map((s) => [s.sid, s]));
-  assert.deepEqual(Object.keys(st).sort(), ['DecryptDbSecret', 'LifecycleActions', 'PutAgentMetrics', 'ReadDbSecret', 'WriteAppLogs']);
+  assert.deepEqual(Object.keys(st).sort(), ['CreateAppLogGroupAndStreams', 'DecryptSecrets', 'LifecycleActions',
+    'PutAgentMetrics', 'PutAppLogEvents', 'ReadApiKeysSecret', 'ReadDbSecret']);
   assert.deepEqual(st.ReadDbSecret.actions, ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret']);
   assert.deepEqual(st.ReadDbSecret.resources, ['${var.db_secret_arn}']);
-  assert.deepEqual(st.DecryptDbSecret.actions, ['kms:Decrypt']);
-  assert.deepEqual(st.DecryptDbSecret.resources, ['${var.kms_key_arn}']);
-  assert.equal(st.DecryptDbSecret.condition[0].variable, 'kms:ViaService');
-  assert.deepEqual(st.WriteAppLogs.actions, ['logs:CreateLogStream', 'logs:PutLogEvents']);
-  assert.deepEqual(st.WriteAppLogs.resources, ['${var.log_group_arn}:log-stream:*']);
+  assert.deepEqual(st.ReadApiKeysSecret.actions, ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret']);
+  assert.deepEqual(st.ReadApiKeysSecret.resources, ['${var.api_keys_secret_arn}']);
+  assert.deepEqual(st.DecryptSecrets.actions, ['kms:Decrypt']);
+  assert.deepEqual(st.DecryptSecrets.resources, ['${var.kms_key_arn}']);
+  assert.deepEqual(st.DecryptSecrets.condition[0], { test: 'StringEquals', variable: 'kms:ViaService', values: ['secretsmanager.${var.region}.amazonaws.com'] });
+  assert.deepEqual(st.CreateAppLogGroupAndStreams.actions, ['logs:CreateLogGroup', 'logs:CreateLogStream']);
+  assert.deepEqual(st.CreateAppLogGroupAndStreams.resources, ['${var.log_group_arn}', '${var.log_group_arn}:*']);
+  assert.deepEqual(st.PutAppLogEvents.actions, ['logs:PutLogEvents']);
+  assert.deepEqual(st.PutAppLogEvents.resources, ['${var.log_group_arn}:log-stream:*']);
   assert.deepEqual(st.PutAgentMetrics.actions, ['cloudwatch:PutMetricData']);
   assert.deepEqual(st.PutAgentMetrics.condition[0], { test: 'StringEquals', variable: 'cloudwatch:namespace', values: ['${var.metrics_namespace}'] });
   assert.deepEqual(st.LifecycleActions.actions, ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat']);
@@ -188,11 +210,16 @@ test('the instance role: this secret, this log group, this namespace, this ASG',
   }
   const dyn = doc.dynamic.statement[0];
   assert.deepEqual(dyn.content[0].actions, ['s3:GetObject'], 'the optional package statement reads one object');
-  // Root wiring: the secret is the RDS-managed master secret, the group the app group.
+  // Root wiring: the DB secret is the application's own (alternating users), the
+  // master secret reaches no instance (not the role, not the user data).
   const call = model.root.module.compute;
-  assert.equal(call.db_secret_arn, '${module.database.master_secret_arn}');
+  assert.equal(call.db_secret_arn, '${module.db_app_user.secret_arn}');
+  assert.equal(call.api_keys_secret_arn, '${module.secrets.api_keys_secret_arn}');
   assert.equal(call.log_group_arn, '${module.monitoring.log_group_arn}');
   assert.equal(call.metrics_namespace, '${local.metrics_namespace}');
+  for (const [k, v] of Object.entries(call)) assert.ok(!String(v).includes('master_secret'), `compute.${k} = ${v}`);
+  assert.match(c.resource['aws_launch_template.this'].user_data, /secret_arn\s*=\s*var\.db_secret_arn/);
+  assert.equal(byName('db-app-user').output.secret_arn.value, '${aws_secretsmanager_secret.app.arn}');
 });
 
 // --- The requirements table, one test per row ---
@@ -245,7 +272,7 @@ test('every resource and data block matches the AWS provider schema', async () =
   await schemaLoaded;
   const problems = [];
   let checked = 0;
-  for (const m of Object.values(model.modules)) {
+  for (const m of allModules()) {
     const rel = path.relative(SRC, m.dir);
     for (const kind of ['resource', 'data']) {
       for (const [key, body] of Object.entries(m[kind])) {
@@ -311,4 +338,145 @@ test('scaling survives an apply, the master secret does not rotate at creation, 
   assert.match(locals.db_max_connections, /log\(local\.db_memory_bytes \/ 8187281408, 2\) \* 1000/);
   assert.match(locals.db_connections_alarm, /local\.db_max_connections \* 0\.8/);
   assert.equal(byName('root').module.monitoring.db_max_acu, '${module.database.max_capacity}');
+});
+
+// --- Issue 15: the app's DB user, NACLs, the dashboard, the state backend ---
+test('the app DB user: AWS\'s multi-user MySQL rotation function, a one-shot bootstrap within CloudFormation\'s inline limit', async () => {
+  await loaded;
+  const u = byName('db-app-user');
+  assert.equal(u.data['aws_serverlessapplicationrepository_application.rotation'].application_id,
+    'arn:aws:serverlessrepo:us-east-1:297356227824:applications/SecretsManagerRDSMySQLRotationMultiUser');
+  const params = u.resource['aws_serverlessapplicationrepository_cloudformation_stack.rotation'].parameters;
+  assert.equal(params.functionName, '${local.rotation_name}');
+  assert.match(u.locals.rotation_function_arn, /:function:\$\{local\.rotation_name\}$/);
+  assert.match(params.endpoint, /^https:\/\/secretsmanager\./);
+  assert.equal(params.masterSecretKmsKeyArn, '${var.kms_key_arn}');
+  assert.equal(u.variable.username.default, 'app');
+  assert.ok(!/\bALL\b|GRANT/.test(u.variable.privileges.default), 'no ALL PRIVILEGES, no GRANT OPTION');
+  // The secret's value never goes through Terraform.
+  assert.ok(!Object.keys(u.resource).some((k) => k.startsWith('aws_secretsmanager_secret_version.')), 'no secret value in state');
+  // The bootstrap role: SQL on this cluster, the master secret read-only, the app secret.
+  const st = Object.fromEntries(u.data['aws_iam_policy_document.bootstrap'].statement.map((x) => [x.sid, x]));
+  assert.deepEqual(st.DataApiOnTheCluster.resources, ['${var.cluster_arn}']);
+  assert.deepEqual(st.ReadMasterSecret.actions, ['secretsmanager:GetSecretValue']);
+  assert.deepEqual(st.WriteAppSecret.resources, ['${aws_secretsmanager_secret.app.arn}']);
+  // CloudFormation takes inline code (ZipFile) of at most 4096 bytes.
+  const code = fs.readFileSync(path.join(u.dir, 'bootstrap.py'));
+  assert.ok(code.length <= 4096, `bootstrap.py is ${code.length} bytes, CloudFormation's ZipFile limit is 4096`);
+  const tb = u.resource['aws_cloudformation_stack.bootstrap'].template_body;
+  for (const k of ['ClusterArn', 'MasterSecretArn', 'AppSecretArn', 'Host', 'Port', 'Database', 'Username', 'Privileges']) {
+    assert.match(tb, new RegExp(`\\b${k}\\s*=`), `custom resource property ${k}`);
+    assert.match(code.toString(), new RegExp(`p\\["${k}"\\]`), `bootstrap.py reads ${k}`);
+  }
+  // Root: the rotation function's network is the private subnets and its own group.
+  const call = model.root.module.db_app_user;
+  assert.equal(call.private_subnet_ids, '${module.network.private_subnet_ids}');
+  assert.equal(call.rotation_security_group_id, '${module.network.rotation_security_group_id}');
+  assert.equal(call.master_secret_arn, '${module.database.master_secret_arn}');
+});
+
+test('network ACLs mirror the security groups', async () => {
+  await loaded;
+  const n = byName('network');
+  const rules = [];
+  for (const [key, r] of Object.entries(n.resource)) {
+    if (!key.startsWith('aws_network_acl_rule.')) continue;
+    assert.equal(r.protocol, 'tcp', `${key}: tcp only`);
+    assert.equal(r.rule_action, 'allow', `${key}: allow rules only (the rest is denied)`);
+    const acl = r.network_acl_id.replace(/^\$\{aws_network_acl\.(\w+)\.id\}$/, '$1');
+    const cidr = tf.evaluate(n, r.cidr_block);
+    const cidrs = Array.isArray(cidr) ? cidr.join('+') : cidr;
+    rules.push(`${acl} ${r.egress ? 'out' : 'in'} ${r.from_port}${r.to_port !== r.from_port ? '-' + r.to_port : ''} ${cidrs}${r.count && /bastion/.test(r.count) ? ' (with a bastion)' : ''}`);
+  }
+  assert.deepEqual(rules.sort(), [
+    'private in 1024-3305 0.0.0.0/0', // answers (AWS APIs via NAT, Aurora), 3306 left out
+    'private in 22 10.0.0.0/16 (with a bastion)',
+    'private in 3306 10.0.11.0/24+10.0.12.0/24', // MySQL from the private subnets only
+    'private in 3307-65535 0.0.0.0/0',
+    'private in 80 10.0.1.0/24+10.0.2.0/24', // HTTP from the ALB's subnets
+    'private out 1024-65535 10.0.0.0/16', // answers to the ALB and Aurora's clients
+    'private out 3306 10.0.11.0/24+10.0.12.0/24',
+    'private out 443 0.0.0.0/0', // HTTPS to AWS APIs and packages
+    'public in 1024-65535 0.0.0.0/0', // answers
+    'public in 443 0.0.0.0/0', // HTTPS to the ALB, and to the NAT from the private subnets
+    'public in 80 0.0.0.0/0',
+    'public out 1024-65535 0.0.0.0/0',
+    'public out 443 0.0.0.0/0',
+    'public out 80 10.0.11.0/24+10.0.12.0/24', // ALB -> instances
+  ].sort());
+  // Rule numbers are unique per ACL and direction (counted ones spread by count.index).
+  const seen = new Set();
+  for (const [key, r] of Object.entries(n.resource)) {
+    if (!key.startsWith('aws_network_acl_rule.')) continue;
+    const m = /^\$\{(\d+) \+ count\.index\}$/.exec(String(r.rule_number));
+    const nums = m ? [0, 1].map((i) => String(Number(m[1]) + i)) : [String(r.rule_number)];
+    for (const num of nums) {
+      const k = `${r.network_acl_id} ${r.egress} ${num}`;
+      assert.ok(/^\d+$/.test(num), `${key}: rule_number ${r.rule_number}`);
+      assert.ok(!seen.has(k), `${key}: rule number ${num} used twice`);
+      seen.add(k);
+    }
+  }
+  // Every subnet is in one of them; the default ACL has no rules.
+  assert.equal(n.resource['aws_network_acl.public'].subnet_ids, '${aws_subnet.public[*].id}');
+  assert.equal(n.resource['aws_network_acl.private'].subnet_ids, '${aws_subnet.private[*].id}');
+  const def = n.resource['aws_default_network_acl.this'];
+  assert.ok(!def.ingress && !def.egress, 'the default NACL keeps no rule');
+});
+
+test('the dashboard shows the fleet: agentd metrics, ALB, Aurora', async () => {
+  await loaded;
+  const mon = byName('monitoring');
+  const w = JSON.stringify(mon.locals.widgets);
+  for (const name of ['mem_used_percent', 'disk_used_percent', 'cpu_usage_user', 'cpu_usage_system', 'cpu_usage_iowait', 'cpu_usage_steal',
+    'local.m.fpm_listen_queue', 'local.m.fpm_max_children_reached', 'local.m.ingest_queue_depth', 'local.m.ingest_queue_oldest_age',
+    'RequestCount', 'TargetResponseTime', 'HTTPCode_Target_5XX_Count', 'HTTPCode_ELB_5XX_Count',
+    'ServerlessDatabaseCapacity', 'DatabaseConnections', 'AppErrorLines']) {
+    assert.ok(w.includes(name), `dashboard has no ${name}`);
+  }
+  assert.match(mon.resource['aws_cloudwatch_dashboard.fleet'].dashboard_body, /jsonencode/);
+  const f = mon.resource['aws_cloudwatch_log_metric_filter.app_errors'];
+  assert.equal(f.pattern, '${var.error_line_pattern}');
+  for (const t of ['"PHP Fatal error"', '"[error]"', '"[crit]"']) assert.ok(mon.variable.error_line_pattern.default.includes(t), t);
+  const a = mon.resource['aws_cloudwatch_metric_alarm.app_errors'];
+  assert.equal(a.namespace, '${local.log_metrics_namespace}');
+});
+
+test('the example state backend: S3 versioned and KMS-encrypted, DynamoDB lock, named as the commented block says', async () => {
+  await loaded;
+  const b = standalone['state-backend'].root;
+  assert.equal(b.resource['aws_s3_bucket_versioning.state'].versioning_configuration[0].status, 'Enabled');
+  assert.equal(b.resource['aws_s3_bucket_server_side_encryption_configuration.state'].rule[0].apply_server_side_encryption_by_default[0].sse_algorithm, 'aws:kms');
+  assert.equal(b.resource['aws_s3_bucket_public_access_block.state'].block_public_policy, true);
+  assert.equal(b.resource['aws_dynamodb_table.lock'].hash_key, 'LockID');
+  assert.deepEqual(b.resource['aws_dynamodb_table.lock'].attribute[0], { name: 'LockID', type: 'S' });
+  // The commented block in versions.tf parses once uncommented, and names what the
+  // state-backend module creates (for the default name and the example account).
+  const text = fs.readFileSync(path.join(TF, 'versions.tf'), 'utf8');
+  const block = [...text.matchAll(/^\s*# ?(.*)$/gm)].map((x) => x[1]).join('\n').match(/backend "s3" \{[\s\S]*?\n\}/);
+  assert.ok(block, 'versions.tf has a commented backend "s3" block');
+  const parsed = await parse('backend.tf', `terraform {\n${block[0]}\n}\n`);
+  const s3 = parsed.terraform[0].backend.s3[0];
+  assert.equal(s3.encrypt, true);
+  const name = b.variable.name.default;
+  assert.equal(s3.bucket, b.locals.bucket.replace('${var.name}', name).replace('${data.aws_caller_identity.current.account_id}', '123456789012'));
+  assert.equal(s3.dynamodb_table, b.locals.table.replace('${var.name}', name));
+  assert.equal(s3.kms_key_id, b.resource['aws_kms_alias.state'].name.replace('${var.name}', name));
+  const out = b.output.backend_config.value;
+  assert.deepEqual(Object.keys(out).sort(), Object.keys(s3).sort(), 'backend_config has the keys of the block');
+});
+
+test('CloudTrail: only this trail writes to its bucket, and may use the platform key', async () => {
+  await loaded;
+  const a = byName('audit');
+  const st = Object.fromEntries(a.data['aws_iam_policy_document.trail_bucket'].statement.map((x) => [x.sid, x]));
+  assert.deepEqual(st.CloudTrailWrite.actions, ['s3:PutObject']);
+  assert.ok(st.CloudTrailWrite.condition.some((c) => c.variable === 'aws:SourceArn' && c.values[0] === '${local.trail_arn}'));
+  assert.equal(st.DenyInsecureTransport.effect, 'Deny');
+  assert.match(a.locals.trail_arn, /:trail\/\$\{local\.trail_name\}$/);
+  assert.equal(a.resource['aws_cloudtrail.this'].name, '${local.trail_name}');
+  const key = Object.fromEntries(byName('secrets').data['aws_iam_policy_document.key'].statement.map((x) => [x.sid, x]));
+  assert.deepEqual(key.CloudTrailEncrypt.principals[0].identifiers, ['cloudtrail.amazonaws.com']);
+  assert.deepEqual(key.CloudTrailEncrypt.actions, ['kms:GenerateDataKey*']);
+  assert.equal(key.CloudTrailEncrypt.condition[0].variable, 'kms:EncryptionContext:aws:cloudtrail:arn');
 });

@@ -9,8 +9,9 @@ import signal
 import socket
 import subprocess
 import tempfile
+import time
 
-from harness import AgentTestCase, main, wait_for
+from harness import SLOW, AgentTestCase, main, wait_for
 from services import MariaDB, Nginx, PhpFpm, free_port, php_site
 
 
@@ -277,6 +278,75 @@ class HealthTest(AgentTestCase):
         # The password never reached a log line or an answer.
         for text in (a.log(), json.dumps(a.health_doc()[1]), a.ctl("status", "--json").stdout):
             self.assertNotIn(password, text)
+
+    def test_mysql_refused_login_fetches_the_secret_again(self):
+        # Secrets Manager's alternating-users rotation against a real MariaDB:
+        # each rotation sets a new password on the user that AWSCURRENT does
+        # NOT name, then points AWSCURRENT at it. agentd's refresh is 1 h here,
+        # so only the check's access-denied answer can make it follow.
+        db = MariaDB(os.path.join(self.tmp, "db"))
+        db.start()
+        self.addCleanup(db.stop)
+        db.create_user("app", "app-Pass-0", "appdb")
+
+        def doc(user, password):
+            return json.dumps({"username": user, "password": password, "host": "127.0.0.1", "port": db.port,
+                               "dbname": "appdb", "engine": "mysql"})
+
+        def fetches():
+            return len(self.fake.requests(service="secretsmanager", operation="GetSecretValue"))
+
+        interval = 2.0
+        self.fake.create_secret("db", string=doc("app", "app-Pass-0"))
+        a = self.agent_with("[secret.db]\nid = db\nrefresh = 1h\nrefresh_min = 60s\n"
+                            "[check.db]\ntype = mysql\nsecret = db\ndatabase = appdb\n"
+                            "interval = %gs\ntimeout = 1500ms\nrise = 1\nfall = 1\n" % interval)
+        self.wait_check(a, "db", lambda c: c["status"] == "passing", "passing", timeout=15)
+        self.assertEqual(fetches(), 1)
+
+        # Rotation 1 creates the clone user and moves AWSCURRENT to it; the
+        # old user still works, so nothing is refused and nothing fetched.
+        passes = self.snapshot(a, "db")[2]["consecutive_passes"]
+        db.create_user("app_clone", "clone-Pass-1", "appdb")
+        self.fake.rotate_secret("db", string=doc("app_clone", "clone-Pass-1"))
+        self.wait_check(a, "db", lambda c: c["consecutive_passes"] >= passes + 3, "3 runs after rotation 1",
+                        timeout=15)
+        self.assertEqual(fetches(), 1)
+
+        # Rotation 2 changes the password of "app" (the user agentd still
+        # holds) and moves AWSCURRENT back to it: the next run is refused,
+        # the secret is fetched at once, and the run after passes. (AWS sets
+        # the password before it moves the label; a run refused in between
+        # would fetch the clone's credentials, which still work. Label first
+        # here, so the refusal always comes with the new value.)
+        t0 = time.time()
+        self.fake.rotate_secret("db", string=doc("app", "app-Pass-2"))
+        db.set_password("app", "app-Pass-2")
+        _, _, c = self.wait_check(a, "db", lambda c: c["status"] == "failing", "refused after rotation 2",
+                                  timeout=15)
+        self.assertIn("Access denied for user 'app'", c["detail"])
+        failed_at = time.time()
+        _, _, c = self.wait_check(a, "db", lambda c: c["status"] == "passing", "recovered", timeout=15)
+        recovered_at = time.time()
+        self.assertEqual(fetches(), 2, "exactly one GetSecretValue for the refusal")
+        # Within one interval of the refused run (the poll adds up to a
+        # moment; the slowdown factor covers valgrind).
+        self.assertLess(recovered_at - failed_at, (interval + 1.0) * SLOW)
+        self.assertLess(recovered_at - t0, (2 * interval + 1.0) * SLOW)
+        log = a.log()
+        self.assertEqual(log.count("check db is now failing"), 1, log)
+        self.assertEqual(log.count("[secret.db]: login refused (MySQL error 1045), fetching the secret again"), 1)
+
+        # Credentials that are simply wrong: refused run after run, but the
+        # secret was fetched less than refresh_min (60 s) ago, so no more calls.
+        db.set_password("app", "nobody-knows-this")
+        self.wait_check(a, "db", lambda c: c["consecutive_failures"] >= 3, "3 refused runs", timeout=30)
+        self.assertEqual(fetches(), 2, "rate-limited by refresh_min")
+        log = a.log()
+        self.assertEqual(log.count("login refused (MySQL error 1045)"), 1, log)
+        for text in (log, json.dumps(a.health_doc()[1]), a.ctl("status", "--json").stdout):
+            for pw in ("app-Pass-0", "clone-Pass-1", "app-Pass-2", "nobody-knows-this"):
+                self.assertNotIn(pw, text)
 
     def test_mysql_secret_not_loaded(self):
         # The secret does not exist: bootstrap fails at the secrets step, the

@@ -90,6 +90,7 @@ static void test_defaults(void) {
                 CHECK_STREQ(s->id, "db-credentials");
                 CHECK_STREQ(s->version_stage, "AWSCURRENT");
                 CHECK_EQ_INT(s->refresh, 5 * USEC_PER_MINUTE);
+                CHECK_EQ_INT(s->refresh_min, 10 * USEC_PER_SEC);
         }
         root_done(&r);
 }
@@ -121,8 +122,10 @@ static void test_every_key(void) {
                   "id = arn:aws:secretsmanager:eu-central-1:123456789012:secret:db-AbCdEf\n"
                   "version_stage = AWSPENDING\n"
                   "refresh = 10m\n"
+                  "refresh_min = 30s\n"
                   "[secret.api-key]\n"
-                  "id = api\n");
+                  "id = api\n"
+                  "refresh_min = 0\n");
         CHECK(e == NULL);
         free(e);
         CHECK(!r.imds.enabled);
@@ -146,8 +149,12 @@ static void test_every_key(void) {
         if (db) {
                 CHECK_STREQ(db->version_stage, "AWSPENDING");
                 CHECK_EQ_INT(db->refresh, 10 * USEC_PER_MINUTE);
+                CHECK_EQ_INT(db->refresh_min, 30 * USEC_PER_SEC);
         }
-        CHECK(conf_list_find(&r.secrets, &secret_conf_section, "api-key") != NULL);
+        SecretSettings *api = conf_list_find(&r.secrets, &secret_conf_section, "api-key");
+        CHECK(api != NULL);
+        if (api)
+                CHECK_EQ_INT(api->refresh_min, 0);
         CHECK_EQ_INT(secret_settings_verify((SecretSettings *const *) r.secrets.items, r.secrets.n, NULL), 0);
 
         /* A later file wins, key by key. */
@@ -199,6 +206,10 @@ static void test_errors(void) {
         expect_error("[aws]\nrequest_timeout = 1 fortnight\n", 2, "request_timeout=");
         expect_error("[aws]\nmax_response_size = 10mb\n", 2, "not a size");
         expect_error("[secret.db]\nid = x\nrefresh = often\n", 3, "refresh=often: not a duration");
+        expect_error("[secret.db]\nid = x\nrefresh_min = 500ms\n", 3,
+                     "refresh_min=500ms: not 0 (off) or a duration from 1s to 1h");
+        expect_error("[secret.db]\nid = x\nrefresh_min = 2h\n", 3,
+                     "refresh_min=2h: not 0 (off) or a duration from 1s to 1h");
         expect_error("[secret.db]\nid = x\nstage = AWSCURRENT\n", 3, "unknown key 'stage'");
         expect_error("# x\n[secret.a/b]\nid = x\n", 2, "invalid name 'a/b'");
         expect_error("# x\n[secret.]\nid = x\n", 2, "invalid name");

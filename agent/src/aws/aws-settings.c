@@ -53,6 +53,21 @@ int conf_parse_token_ttl(const char *v, void *field, const char **reason) {
         return 0;
 }
 
+int conf_parse_refresh_min(const char *v, void *field, const char **reason) {
+        usec_t u;
+        int r = parse_duration(v, &u);
+
+        /* Below a second a refused login would turn into a stream of
+         * GetSecretValue calls; past an hour it no longer closes the
+         * rotation window. */
+        if (r < 0 || (u != 0 && (u < USEC_PER_SEC || u > USEC_PER_HOUR))) {
+                *reason = "not 0 (off) or a duration from 1s to 1h";
+                return -EINVAL;
+        }
+        *(usec_t *) field = u;
+        return 0;
+}
+
 int conf_parse_region(const char *v, void *field, const char **reason) {
         for (const char *p = v; *p; p++)
                 if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')) {
@@ -92,6 +107,7 @@ static const ConfItem secret_items[] = {
         SECRET_ITEM("id", conf_parse_string, id),
         SECRET_ITEM("version_stage", conf_parse_string, version_stage),
         SECRET_ITEM("refresh", conf_parse_duration, refresh),
+        SECRET_ITEM("refresh_min", conf_parse_refresh_min, refresh_min),
         {}
 };
 
@@ -129,6 +145,7 @@ void aws_settings_done(AwsSettings *s) {
 int secret_settings_init(SecretSettings *s) {
         s->version_stage = strdup("AWSCURRENT");
         s->refresh = 5 * USEC_PER_MINUTE;
+        s->refresh_min = 10 * USEC_PER_SEC;    /* the default check interval */
         return s->version_stage ? 0 : -ENOMEM;
 }
 

@@ -60,6 +60,10 @@ typedef struct SecretSettings {
         char *id;                       /* ARN or name; required */
         char *version_stage;
         usec_t refresh;
+        /* A consumer told the value was refused (a `mysql` check's error
+         * 1045: rotated under us) fetches it again at once, at most once
+         * per refresh_min; 0: never. The manager applies it. */
+        usec_t refresh_min;
 } SecretSettings;
 
 extern const ConfSection imds_conf_section;
@@ -85,3 +89,4 @@ int secret_settings_verify(SecretSettings *const *list, size_t n, char **ret_err
 int conf_parse_region(const char *v, void *field, const char **reason);        /* char * */
 int conf_parse_attempts(const char *v, void *field, const char **reason);      /* unsigned, 1..20 */
 int conf_parse_token_ttl(const char *v, void *field, const char **reason);     /* unsigned seconds, 1s..6h */
+int conf_parse_refresh_min(const char *v, void *field, const char **reason);   /* usec_t, 0 or 1s..1h */

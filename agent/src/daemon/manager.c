@@ -14,8 +14,10 @@
 #include "health.h"
 #include "imds.h"
 #include "lifecycle.h"
+#include "list.h"
 #include "log.h"
 #include "manager.h"
+#include "parse-util.h"
 #include "render.h"
 #include "secrets.h"
 #include "time-util.h"
@@ -197,6 +199,74 @@ static int on_check_secret_lookup(void *userdata, const char *secret, const char
         return r == -EAGAIN ? -ENOENT : r;
 }
 
+/* When a secret was last fetched again because a check's login with it
+ * was refused: [secret.NAME] refresh_min is the least time between two. */
+typedef struct SecretRefusal {
+        char *name;
+        usec_t at;              /* CLOCK_MONOTONIC */
+        LIST_FIELDS(struct SecretRefusal, refusals);
+} SecretRefusal;
+
+static SecretRefusal *secret_refusal(Manager *m, const char *name) {
+        SecretRefusal *f;
+
+        LIST_FOREACH(refusals, f, m->secret_refusals)
+                if (streq(f->name, name))
+                        return f;
+        f = calloc(1, sizeof(*f));
+        if (!f || !(f->name = strdup(name)))
+                return mfree(f);
+        LIST_PREPEND(refusals, m->secret_refusals, f);
+        return f;
+}
+
+static void secret_refusals_free(Manager *m) {
+        SecretRefusal *f;
+
+        while ((f = m->secret_refusals)) {
+                LIST_REMOVE(refusals, m->secret_refusals, f);
+                free(f->name);
+                free(f);
+        }
+}
+
+/* A check's login with [secret.NAME] was refused (MySQL 1045): the
+ * database may already have a rotated password that AWSCURRENT names (or
+ * is about to). Fetch the secret now instead of at its next `refresh`,
+ * rate-limited so that credentials that are simply wrong cost one
+ * GetSecretValue per refresh_min, not one per check run. A new version
+ * arrives as SECRETS_EVENT_CHANGED and re-renders like any rotation. */
+static void on_check_secret_refused(void *userdata, const char *secret) {
+        Manager *m = userdata;
+        SecretSettings *const *list = config_secrets(m->config);
+        const SecretSettings *k = NULL;
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+        SecretRefusal *f;
+        char ago[32], min[32];
+        int r;
+
+        for (size_t i = 0; i < m->config->secrets.n; i++)
+                if (streq(list[i]->name, secret))
+                        k = list[i];
+        if (!k || k->refresh_min == 0)
+                return;
+        f = secret_refusal(m, secret);
+        if (!f)
+                return (void) log_oom();
+        if (f->at != 0 && now - f->at < k->refresh_min) {
+                log_debug("[secret.%s]: login refused again; fetched it %s ago, refresh_min=%s", secret,
+                          format_duration(ago, sizeof(ago), now - f->at),
+                          format_duration(min, sizeof(min), k->refresh_min));
+                return;
+        }
+        f->at = now;
+        r = secrets_refresh_now(m->secrets, secret, NULL, NULL);
+        if (r < 0)
+                log_warning_errno(r, "[secret.%s]: login refused, cannot fetch it again: %m", secret);
+        else
+                log_notice("[secret.%s]: login refused (MySQL error 1045), fetching the secret again now", secret);
+}
+
 /* A check sample: /health answers from the checks; healthy now may be
  * the moment to complete the launch hook. */
 static void on_check_event(void *source, const AgentEvent *ev, void *userdata) {
@@ -271,7 +341,9 @@ int manager_new(const char *config_path, Config *config, Manager **ret) {
         if (r < 0)
                 return log_error_errno(r, "cannot set up rendering: %m");
         r = check_set_new(m->event, m->glue, config_checks(m->config), m->config->checks.n,
-                          &(CheckHooks) { .secret_lookup = on_check_secret_lookup, .userdata = m }, on_check_event,
+                          &(CheckHooks) { .secret_lookup = on_check_secret_lookup,
+                                          .secret_refused = on_check_secret_refused, .userdata = m },
+                          on_check_event,
                           m, &m->checks);
         if (r < 0)
                 return log_error_errno(r, "cannot set up the checks: %m");
@@ -299,6 +371,7 @@ Manager *manager_free(Manager *m) {
         imds_free(m->imds);
         curl_glue_free(m->glue);
         control_server_free(m->control);
+        secret_refusals_free(m);
         identity_done(&m->identity);
         sd_event_source_disable_unref(m->watchdog_timer);
         component_done(&m->core);

@@ -87,6 +87,7 @@ struct Manager {
         bool notified_ready;
         bool log_level_from_cmdline;
         ControlRequest *pending_refresh;
+        struct SecretRefusal *secret_refusals;  /* manager.c: refresh_min of refused logins */
 
         /* The drain (manager-drain.c). */
         char *drain_trigger;

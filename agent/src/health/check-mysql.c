@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <mysql.h>
+#include <mysqld_error.h>
 #include <sys/epoll.h>
 
 #include "check.h"
@@ -15,8 +16,15 @@
  * inside connect_start, blocking the loop) and passed as a numeric address.
  *
  * Credentials: secret=NAME (fields username/password, from the secrets
- * subsystem through m->check_secret_lookup), or user= plus password_file=
+ * subsystem through the hooks' secret_lookup), or user= plus password_file=
  * (read at each run, wiped after the connect). Neither is ever logged.
+ *
+ * An access-denied answer (error 1045) to credentials that came from the
+ * secret is told to the hooks' secret_refused before the sample completes:
+ * during a rotation the database may already have the new password while
+ * we still hold the old one, and waiting for the secret's `refresh` would
+ * leave the check (and everything else using the secret) failing until
+ * then. Who fetches it again, and how often, is the owner's decision.
  */
 
 #define PASSWORD_MAX 1024
@@ -33,6 +41,7 @@ typedef struct MysqlRun {
         unsigned port;
         char *user;
         char *password;
+        bool from_secret;       /* user or password came from secret= */
 } MysqlRun;
 
 static void mysql_run_stop(Check *c) {
@@ -127,9 +136,13 @@ static int step(Check *c, int events) {
                                 break;
                         q->password = strwipe_free(q->password);
                         if (!ret) {
+                                bool refused = mysql_errno(q->mysql) == ER_ACCESS_DENIED_ERROR;
+
+                                if (refused && q->from_secret && c->hooks && c->hooks->secret_refused)
+                                        c->hooks->secret_refused(c->hooks->userdata, c->settings->secret);
                                 check_complete(c, CHECK_RESULT_FAIL, "cannot connect to %s:%u: %s", q->host,
                                                q->port, mysql_error(q->mysql));
-                                return -ECONNREFUSED;
+                                return refused ? -EACCES : -ECONNREFUSED;
                         }
                         q->step = STEP_QUERY;
                         events = 0;
@@ -235,6 +248,7 @@ static int mysql_start(Check *c) {
                         r = -ENOMEM;
                 if (r >= 0 && p && !(q->password = strdup(p)))
                         r = -ENOMEM;
+                q->from_secret = k->secret && (!k->user || !k->password_file);
                 if (r >= 0 && k->password_file) {
                         r = read_password(k->password_file, &q->password);
                         if (r < 0) {

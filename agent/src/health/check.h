@@ -63,10 +63,21 @@ typedef struct CheckCounters {
  * secret is not loaded (yet). */
 typedef int (*CheckSecretLookup)(void *userdata, const char *secret, const char *field, const char **ret);
 
+/* The server refused the credentials of [check.NAME] secret=NAME (MySQL
+ * error 1045): the secret was probably rotated under us. The owner may
+ * fetch it again (the manager does, at most once per the secret's
+ * refresh_min), so the next run logs in with the new value: a rotation is
+ * followed within one check interval, not one refresh period. Called from
+ * the event loop (the run's I/O), before the sample is completed; it must
+ * not call back into the check. */
+typedef void (*CheckSecretRefused)(void *userdata, const char *secret);
+
 /* What the checks need from outside the health layer; the manager fills
- * it. A NULL secret_lookup means no secret is ever loaded. */
+ * it. A NULL secret_lookup means no secret is ever loaded; a NULL
+ * secret_refused, that nobody listens. */
 typedef struct CheckHooks {
         CheckSecretLookup secret_lookup;
+        CheckSecretRefused secret_refused;
         void *userdata;
 } CheckHooks;
 

@@ -34,16 +34,24 @@ resource "aws_iam_role" "instance" {
 }
 
 data "aws_iam_policy_document" "agentd" {
-  # [secret.db]: read this one secret (DescribeSecret: cheap rotation detection).
+  # [secret.db]: the application's own DB secret (alternating users), never the master's.
+  # DescribeSecret: cheap rotation detection.
   statement {
     sid       = "ReadDbSecret"
     actions   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
     resources = [var.db_secret_arn]
   }
 
-  # The secret is encrypted with the platform key: decrypt through Secrets Manager only.
+  # The application's third-party API keys ([secret.NAME] of the AMI's configuration).
   statement {
-    sid       = "DecryptDbSecret"
+    sid       = "ReadApiKeysSecret"
+    actions   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+    resources = [var.api_keys_secret_arn]
+  }
+
+  # Both are encrypted with the platform key: decrypt through Secrets Manager only.
+  statement {
+    sid       = "DecryptSecrets"
     actions   = ["kms:Decrypt"]
     resources = [var.kms_key_arn]
     condition {
@@ -53,10 +61,18 @@ data "aws_iam_policy_document" "agentd" {
     }
   }
 
-  # [logs]: streams in this log group only (Terraform creates the group itself).
+  # [logs]: this log group only. Terraform creates it; agentd's CreateLogGroup on a
+  # ResourceNotFoundException must still be allowed for it (IAM matches CreateLogGroup
+  # and CreateLogStream on the group's ARN, with or without ":*").
   statement {
-    sid       = "WriteAppLogs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    sid       = "CreateAppLogGroupAndStreams"
+    actions   = ["logs:CreateLogGroup", "logs:CreateLogStream"]
+    resources = [var.log_group_arn, "${var.log_group_arn}:*"]
+  }
+
+  statement {
+    sid       = "PutAppLogEvents"
+    actions   = ["logs:PutLogEvents"]
     resources = ["${var.log_group_arn}:log-stream:*"]
   }
 

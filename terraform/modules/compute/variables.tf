@@ -93,12 +93,17 @@ variable "region" {
 }
 
 variable "db_secret_arn" {
-  description = "The one secret the instances may read."
+  description = "The application's DB secret ([secret.db]): the one DB secret the instances may read."
+  type        = string
+}
+
+variable "api_keys_secret_arn" {
+  description = "The third-party API keys secret the instances may read."
   type        = string
 }
 
 variable "kms_key_arn" {
-  description = "The key that encrypts that secret."
+  description = "The key that encrypts those secrets."
   type        = string
 }
 

@@ -66,6 +66,12 @@ resource "aws_rds_cluster" "this" {
   final_snapshot_identifier = "${var.name}-final"
 
   enabled_cloudwatch_logs_exports = ["error", "slowquery"]
+
+  # RDS Data API: how the one-shot bootstrap of the application's DB user
+  # (modules/db-app-user) runs SQL with the master secret without a MySQL client
+  # library or a network path to the cluster. Every call is IAM-authorised (only that
+  # function's role may call it) and logged by CloudTrail.
+  enable_http_endpoint = true
 }
 
 # Enhanced monitoring (the document's "Aurora Role").

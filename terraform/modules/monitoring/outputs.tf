@@ -9,3 +9,7 @@ output "log_group_arn" {
 output "alarm_topic_arn" {
   value = aws_sns_topic.alarms.arn
 }
+
+output "dashboard_name" {
+  value = aws_cloudwatch_dashboard.fleet.dashboard_name
+}

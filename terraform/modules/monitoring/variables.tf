@@ -96,3 +96,31 @@ variable "monthly_budget_usd" {
   type    = number
   default = 500
 }
+
+variable "agentd_metric_names" {
+  description = "agentd's names for the php-fpm and ingestion figures the dashboard shows (namespace metrics_namespace)."
+  type = object({
+    fpm_listen_queue         = string
+    fpm_max_children_reached = string
+    ingest_queue_depth       = string
+    ingest_queue_oldest_age  = string
+  })
+  default = {
+    fpm_listen_queue         = "phpfpm_listen_queue"
+    fpm_max_children_reached = "phpfpm_max_children_reached"
+    ingest_queue_depth       = "ingest_queue_depth"
+    ingest_queue_oldest_age  = "ingest_queue_oldest_age_seconds"
+  }
+}
+
+variable "error_line_pattern" {
+  description = "CloudWatch Logs filter pattern of an application error line: PHP's fatal and parse errors, nginx's and php-fpm's [error] and worse."
+  type        = string
+  default     = "?\"PHP Fatal error\" ?\"PHP Parse error\" ?\"PHP Recoverable fatal error\" ?\"[error]\" ?\"[crit]\" ?\"[alert]\" ?\"[emerg]\" ?\"ERROR:\""
+}
+
+variable "app_error_threshold" {
+  description = "Error lines per 5 minutes that raise the alarm."
+  type        = number
+  default     = 10
+}

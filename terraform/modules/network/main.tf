@@ -168,6 +168,15 @@ resource "aws_security_group" "app" {
   tags        = { Name = "${var.name}-ec2" }
 }
 
+# The Secrets Manager rotation function of the application's DB user (modules/db-app-user),
+# in the private subnets: it logs in to Aurora and calls the Secrets Manager API.
+resource "aws_security_group" "rotation" {
+  name        = "${var.name}-db-rotation"
+  description = "DB secret rotation function: MySQL to Aurora, HTTPS to Secrets Manager"
+  vpc_id      = aws_vpc.this.id
+  tags        = { Name = "${var.name}-db-rotation" }
+}
+
 resource "aws_security_group" "db" {
   name        = "${var.name}-aurora"
   description = "Aurora: MySQL from the instances only; no egress"
@@ -245,7 +254,8 @@ resource "aws_vpc_security_group_egress_rule" "app_to_db" {
   referenced_security_group_id = aws_security_group.db.id
 }
 
-# Aurora inbound: MySQL (3306) from the EC2 security group. Outbound: none.
+# Aurora inbound: MySQL (3306) from the EC2 security group and from the rotation
+# function. Outbound: none.
 resource "aws_vpc_security_group_ingress_rule" "db_from_app" {
   security_group_id            = aws_security_group.db.id
   description                  = "MySQL from the instances"
@@ -253,4 +263,33 @@ resource "aws_vpc_security_group_ingress_rule" "db_from_app" {
   from_port                    = 3306
   to_port                      = 3306
   referenced_security_group_id = aws_security_group.app.id
+}
+
+resource "aws_vpc_security_group_ingress_rule" "db_from_rotation" {
+  security_group_id            = aws_security_group.db.id
+  description                  = "MySQL from the secret rotation function"
+  ip_protocol                  = "tcp"
+  from_port                    = 3306
+  to_port                      = 3306
+  referenced_security_group_id = aws_security_group.rotation.id
+}
+
+# Rotation function outbound: MySQL to Aurora, HTTPS to the Secrets Manager endpoint
+# (through the NAT gateways). Inbound: none (Lambda is invoked, never connected to).
+resource "aws_vpc_security_group_egress_rule" "rotation_to_db" {
+  security_group_id            = aws_security_group.rotation.id
+  description                  = "MySQL to Aurora"
+  ip_protocol                  = "tcp"
+  from_port                    = 3306
+  to_port                      = 3306
+  referenced_security_group_id = aws_security_group.db.id
+}
+
+resource "aws_vpc_security_group_egress_rule" "rotation_https" {
+  security_group_id = aws_security_group.rotation.id
+  description       = "HTTPS out: the Secrets Manager API"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
 }

@@ -25,3 +25,7 @@ output "db_security_group_id" {
 output "flow_log_group_name" {
   value = aws_cloudwatch_log_group.flow_logs.name
 }
+
+output "rotation_security_group_id" {
+  value = aws_security_group.rotation.id
+}

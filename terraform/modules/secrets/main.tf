@@ -1,6 +1,7 @@
 # Secrets and keys: the customer-managed KMS key that encrypts the platform's data at
-# rest (Aurora storage and its Secrets Manager master secret, Performance Insights, the
-# CloudWatch log groups, the SNS alarm topic), and the Secrets Manager secret for
+# rest (Aurora storage and its Secrets Manager master secret, the app's DB secret,
+# Performance Insights, the CloudWatch log groups, the SNS alarm topic, the CloudTrail
+# and artifacts buckets), and the Secrets Manager secret for
 # third-party API keys (its value is set out of band, never in Terraform state).
 #
 # The Aurora master secret itself is created and rotated by RDS
@@ -43,6 +44,38 @@ data "aws_iam_policy_document" "key" {
       test     = "ArnLike"
       variable = "kms:EncryptionContext:aws:logs:arn"
       values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:*"]
+    }
+  }
+
+  # CloudTrail encrypts this account's trails' log files (modules/audit) and reads the
+  # key's description; the encryption context names the trail.
+  statement {
+    sid       = "CloudTrailEncrypt"
+    actions   = ["kms:GenerateDataKey*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudtrail.amazonaws.com"]
+    }
+    condition {
+      test     = "StringLike"
+      variable = "kms:EncryptionContext:aws:cloudtrail:arn"
+      values   = ["arn:${local.partition}:cloudtrail:*:${local.account_id}:trail/*"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+
+  statement {
+    sid       = "CloudTrailDescribe"
+    actions   = ["kms:DescribeKey"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudtrail.amazonaws.com"]
     }
   }
 
