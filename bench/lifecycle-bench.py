@@ -74,6 +74,7 @@ def run_once(agentd, tmp, fake, i):
             if time.monotonic() > deadline:
                 raise SystemExit("agentd did not turn healthy")
             time.sleep(0.01)        # polling a benchmark's start, not a test
+        before = len(fake.state()["lifecycle"]["results"])
         client = socket.create_connection(("127.0.0.1", port))
         server, _ = web.accept()
         t0 = time.monotonic()
@@ -86,9 +87,9 @@ def run_once(agentd, tmp, fake, i):
         closed_wall = time.time()
         client.close()
         server.close()
-        while not fake.state()["lifecycle"]["results"]:
+        while len(fake.state()["lifecycle"]["results"]) <= before:
             time.sleep(0.005)
-        done = fake.state()["lifecycle"]["results"][0]["time"]
+        done = fake.state()["lifecycle"]["results"][-1]["time"]
         return to_drain, done - closed_wall
     finally:
         p.terminate()
