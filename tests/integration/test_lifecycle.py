@@ -7,8 +7,11 @@ Spot notice, a second trigger ignored, SIGTERM draining before the exit."""
 
 import json
 import os
+import re
+import shutil
 import signal
 import socket
+import subprocess
 import time
 
 from harness import AgentTestCase, main, wait_for
@@ -129,6 +132,40 @@ class LifecycleTest(AgentTestCase):
         # Still up (the shutdown's SIGTERM ends it), still out of service.
         self.assertEqual(a.health()[0], 503)
         self.assertEqual(a.stop(), 0)
+
+    def test_termination_under_wrk_through_real_nginx_fails_no_request(self):
+        """wrk drives requests through a real nginx while the instance is
+        told to terminate: the drain waits for wrk's connections, nothing
+        fails, and the hook is completed only after the last one closed."""
+        from services import Nginx
+        if not shutil.which("wrk"):
+            self.fail("wrk is not installed (Debian package wrk, .ci/packages/services.txt)")
+        ng = Nginx(os.path.join(self.tmp, "ng"))
+        ng.start()
+        self.addCleanup(ng.stop)
+        a = self.agent(config=lifecycle_config(web_port=ng.port))
+        a.wait_notify("READY=1")
+        wrk = subprocess.Popen(["wrk", "-t1", "-c4", "-d3s", "--timeout", "5s",
+                                "http://127.0.0.1:%d/__health" % ng.port],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.addCleanup(lambda: wrk.poll() is None and wrk.kill())
+        # Requests flowing, then the termination.
+        wait_for(lambda: os.path.exists(ng.access_log) and os.path.getsize(ng.access_log) > 0,
+                 what="wrk's first requests")
+        self.fake.set_lifecycle_state("Terminated", pending_hook={
+            "hook": TERMINATE, "asg": ASG, "transition": "autoscaling:EC2_INSTANCE_TERMINATING"})
+        wait_for(lambda: re.search(r"drain: [1-4] connection\(s\) open", a.log()),
+                 what="the drain counting wrk's connections")
+        self.assertIsNone(wrk.poll(), "wrk ended before the drain saw its connections")
+        self.assertEqual(self.results(), [])
+        out, _ = wrk.communicate(timeout=30)
+        ended = time.time()
+        self.assertNotIn("Non-2xx", out)
+        self.assertNotIn("Socket errors", out)
+        self.assertRegex(out, r"\d+ requests in")
+        res = self.wait_result("terminate hook completed after wrk")
+        self.assertEqual(res[0]["result"], "CONTINUE")
+        self.assertGreaterEqual(res[0]["time"], ended - 1.0)
 
     def test_validation_error_retried_until_the_hook_is_active(self):
         a = self.agent(config=lifecycle_config())
