@@ -16,7 +16,8 @@ What happens:
      tests/deploy/render_tftpl.py, exactly as Terraform's templatefile() would: it
      fetches the package from the emulator's S3 (curl --aws-sigv4 with the role's IMDS
      credentials), checks its SHA-256 and installs it with apt-get, the production path.
-  3. Boot "serve" (scenarios 1 boot, 2 rotation, 3 shutdown) and boot "broken" (scenario
+  3. Boot "serve" (scenarios 1 boot, 2 rotation, 5 termination through the lifecycle
+     hook, 3 shutdown) and boot "broken" (scenario
      4, a secret id that does not exist; it shuts down the same way). The guest reports on
      a virtio port; the host answers its WAITs (HTTP through the hostfwd, rotation through
      the emulator) on a second port.
@@ -243,6 +244,30 @@ class Boot:
                 "rotation seen by DescribeSecret, value fetched again once",
                 "GetSecretValue x%d, DescribeSecret x%d" % (ops.count("GetSecretValue"), ops.count("DescribeSecret")))
         self.rotation_host_s = host_s
+
+    def on_wait_terminate(self):
+        r, n = self.report, self.name
+        hook = USERDATA_VARS["terminate_hook"]
+        self.aws.set_lifecycle_state("Terminated", pending_hook={
+            "asg": USERDATA_VARS["asg_name"], "hook": hook, "transition": "autoscaling:EC2_INSTANCE_TERMINATING"})
+        t0 = time.monotonic()
+        deadline = t0 + 60
+        results = []
+        while time.monotonic() < deadline:
+            results = [x for x in self.aws.state()["lifecycle"]["results"] if x["hook"] == hook]
+            if results:
+                break
+            time.sleep(0.2)         # polling the emulator from the host, with a deadline
+        r.check(n, len(results) == 1 and results[0]["result"] == "CONTINUE",
+                "termination: the guest drained and completed the terminate hook with CONTINUE (%.1f s after "
+                "the state change)" % (time.monotonic() - t0), str(results)[:300])
+        status, body = http_get(self.base + "/health")
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            doc = {}
+        r.check(n, status == 503 and doc == {"status": "draining", "reason": "draining"},
+                "termination: /health through nginx answers 503 draining", "HTTP %s %s" % (status, body[:200]))
 
     def on_wait_broken(self):
         self.check_health(expect_ok=False)
