@@ -2,20 +2,25 @@
 truncated, huge and slow answers. The agent retries what is worth retrying,
 fails clearly otherwise, and keeps feeding the watchdog throughout."""
 
-from harness import AgentTestCase, main, wait_for
+from harness import SLOW, AgentTestCase, main, wait_for
 
 WATCHDOG_USEC = 1000000
 
 
 class ImdsFaultTest(AgentTestCase):
     def assert_watchdog_kept_fed(self, a):
+        """The pings kept coming while IMDS misbehaved (the loop never
+        blocked on it). How far apart is a matter of speed, which valgrind
+        and a loaded machine change: the bound grows with the slowdown;
+        bench/agentd-bench.py measures the gaps."""
         times = [t for t, _ in a.notifications("WATCHDOG=1")]
         self.assertGreaterEqual(len(times), 2)
         gaps = [b - x for x, b in zip(times, times[1:])]
-        self.assertTrue(all(g < WATCHDOG_USEC / 1e6 for g in gaps), gaps)
+        self.assertTrue(all(g < WATCHDOG_USEC / 1e6 * SLOW for g in gaps), gaps)
 
     def test_down_at_boot_then_up(self):
-        self.fake.imds_down(3)
+        # Down for longer than agentd takes to start, even under valgrind.
+        self.fake.imds_down(3 * SLOW)
         a = self.agent(watchdog_usec=WATCHDOG_USEC)
         a.wait_notify("READY=1", timeout=30)
         rc, doc = a.status()
