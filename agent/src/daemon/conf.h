@@ -21,6 +21,7 @@
 #include "conf-parser.h"
 #include "health-settings.h"
 #include "macro.h"
+#include "metrics-settings.h"
 #include "render-settings.h"
 
 #define AGENTD_CONF_DIR "/etc/agentd"
@@ -49,6 +50,7 @@ typedef struct Config {
         HealthSettings health;          /* [health] */
         ConfList checks;                /* [check.NAME]: CheckSettings */
         TemplateVars vars;              /* [vars] */
+        MetricsSettings metrics;        /* [metrics] */
 
         /* [logs], [lifecycle]: parsed and validated now; acted on by the log
          * shipping and lifecycle subsystems. */

@@ -12,7 +12,8 @@
  *   a secret changed     → render what uses it (or resume a bootstrap that
  *                          was waiting for it)
  *   a check sample       → /health is rebuilt
- *   bootstrap done       → READY=1, checks start
+ *   bootstrap done       → READY=1, checks start, metrics get the instance
+ *                          dimensions and start
  *   identity retrying    → EXTEND_TIMEOUT_USEC to systemd
  *   SIGHUP               → new settings pointers for every subsystem
  *
@@ -46,6 +47,7 @@ typedef struct IdentityFetch IdentityFetch;
 typedef struct HealthServer HealthServer;
 typedef struct CheckSet CheckSet;
 typedef struct Bootstrap Bootstrap;
+typedef struct Metrics Metrics;
 
 typedef enum ManagerState {
         MANAGER_BOOTSTRAPPING,
@@ -69,6 +71,7 @@ struct Manager {
         Secrets *secrets;
         Renderer *renderer;
         CheckSet *checks;
+        Metrics *metrics;
         HealthServer *health;
         ControlServer *control;
         Bootstrap *bootstrap;

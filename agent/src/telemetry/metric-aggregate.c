@@ -177,6 +177,18 @@ static int series_get(MetricAgg *a, const char *name, MetricUnit unit, MetricKin
         return 0;
 }
 
+int metric_agg_last(const MetricAgg *a, const char *name, MetricUnit unit, const MetricDim *dims, size_t n,
+                    double *ret) {
+        uint64_t h = series_hash(name, unit, dims, n);
+
+        for (const Series *s = a->buckets[h & (a->n_buckets - 1)]; s; s = s->next)
+                if (series_matches(s, h, name, unit, dims, n) && s->total_count > 0) {
+                        *ret = s->last;
+                        return 0;
+                }
+        return -ENOENT;
+}
+
 static void stats_add(Series *s, double v, double count) {
         if (s->count == 0 || v < s->min)
                 s->min = v;

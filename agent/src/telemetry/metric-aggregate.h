@@ -102,6 +102,9 @@ int metric_agg_add(MetricAgg *a, const char *name, MetricUnit unit, MetricKind k
 int metric_agg_add_value(MetricAgg *a, const char *name, MetricUnit unit, const MetricDim *dims, size_t n_dims,
                          double value, double count);
 size_t metric_agg_n_series(const MetricAgg *a);
+/* The last value of a series (a StatsD gauge's "+N" adds to it); -ENOENT. */
+int metric_agg_last(const MetricAgg *a, const char *name, MetricUnit unit, const MetricDim *dims, size_t n,
+                    double *ret);
 
 /* The window as a batch (NULL when it held nothing), and a new window. */
 int metric_agg_seal(MetricAgg *a, usec_t timestamp, bool aggregate, MetricBatch **ret);
