@@ -90,6 +90,8 @@ static void collect_self(Metrics *m) {
         uint64_t dropped = m->dropped + (sc ? sc->dropped : 0), bad = sc ? sc->bad_lines : 0;
 
         add_quiet(m, "agentd_rss", METRIC_UNIT_BYTES, METRIC_GAUGE, NULL, 0, (double) self_rss());
+        /* One a cycle: scrapers see the collection turn. */
+        add_quiet(m, "agentd_metrics_collections", METRIC_UNIT_COUNT, METRIC_DELTA, NULL, 0, 1);
         if (m->cpu_prev_at > 0 && now > m->cpu_prev_at && cpu >= m->cpu_prev)
                 add_quiet(m, "agentd_cpu_percent", METRIC_UNIT_PERCENT, METRIC_GAUGE, NULL, 0,
                           100.0 * (double) (cpu - m->cpu_prev) / (double) (now - m->cpu_prev_at));
