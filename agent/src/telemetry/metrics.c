@@ -52,7 +52,8 @@ struct Metrics {
         size_t call_consumed, call_sent;
 
         WebSource nginx, fpm;
-        char collect_error[256], web_error[256];
+        /* What is wrong now, by source; the component shows the first. */
+        char collect_error[256], web_error[256], publish_error[512], reported[512];
 
         /* Counters, and their values at the previous cycle for deltas. */
         uint64_t published, dropped, calls, failed_calls;
@@ -216,16 +217,24 @@ static void web_fetch(Metrics *m, WebSource *w, const char *url, HttpRequestDone
 /* ---- collection ---- */
 
 static void update_component(Metrics *m) {
-        const char *err = m->collect_error[0] ? m->collect_error : m->web_error[0] ? m->web_error : NULL;
+        const char *err = m->collect_error[0] ? m->collect_error
+                          : m->web_error[0]   ? m->web_error
+                          : m->publish_error[0] ? m->publish_error
+                                                : NULL;
         char buf[32];
 
-        if (err)
-                component_error(&m->component, COMPONENT_DEGRADED, "%s", err);
-        else if (m->component.state != COMPONENT_OK || !m->component.detail || m->n_outbox <= 1)
-                component_set(&m->component, COMPONENT_OK, "collecting every %s, %zu series, publishing to %s",
-                              format_duration(buf, sizeof(buf), m->settings->interval),
-                              metric_agg_n_series(m->agg) + (m->statsd_agg ? metric_agg_n_series(m->statsd_agg) : 0),
-                              m->settings->namespace);
+        if (err) {
+                /* Counted once per new problem, not once per cycle. */
+                if (!streq(err, m->reported) || m->component.state != COMPONENT_DEGRADED)
+                        component_error(&m->component, COMPONENT_DEGRADED, "%s", err);
+                snprintf(m->reported, sizeof(m->reported), "%s", err);
+                return;
+        }
+        m->reported[0] = 0;
+        component_set(&m->component, COMPONENT_OK, "collecting every %s, %zu series, publishing to %s",
+                      format_duration(buf, sizeof(buf), m->settings->interval),
+                      metric_agg_n_series(m->agg) + (m->statsd_agg ? metric_agg_n_series(m->statsd_agg) : 0),
+                      m->settings->namespace);
 }
 
 static void collect(Metrics *m) {
@@ -319,20 +328,25 @@ static void on_published(AwsCall *call, const AwsResult *res, void *userdata) {
                 m->failed_calls++;
         if (res->error < 0 && res->error_class != AWS_ERROR_FATAL) {
                 /* Kept: the next publish tries again, oldest first. */
-                component_error(&m->component, COMPONENT_DEGRADED, "PutMetricData failed, %zu window(s) buffered: %s",
-                                m->n_outbox, strna(res->reason));
+                if (!m->publish_error[0])
+                        log_warning("PutMetricData failed, keeping the data (up to buffer=): %s", strna(res->reason));
+                snprintf(m->publish_error, sizeof(m->publish_error), "PutMetricData failed, data buffered: %s",
+                         strna(res->reason));
+                update_component(m);
                 return;
         }
         if (res->error < 0) {
                 log_error("PutMetricData refused, %zu data points dropped: %s", m->call_sent, strna(res->reason));
-                component_error(&m->component, COMPONENT_DEGRADED, "PutMetricData refused, data dropped: %s",
-                                strna(res->reason));
+                snprintf(m->publish_error, sizeof(m->publish_error), "PutMetricData refused, data dropped: %s",
+                         strna(res->reason));
                 m->dropped += m->call_sent;
         } else {
+                if (m->publish_error[0])
+                        log_info("PutMetricData succeeds again");
+                m->publish_error[0] = 0;
                 m->published += m->call_sent;
-                if (m->component.state != COMPONENT_OK && !m->collect_error[0] && !m->web_error[0])
-                        component_set(&m->component, COMPONENT_OK, "published %zu data points", m->call_sent);
         }
+        update_component(m);
         if (b) {
                 b->sent += m->call_consumed;
                 if (res->error == 0)
@@ -377,8 +391,9 @@ static void publish_next(Metrics *m) {
                 r = aws_call(m->aws, AWS_SERVICE_MONITORING, AWS_PROTOCOL_QUERY, "PutMetricData", body, on_published,
                              m, &m->call);
                 if (r < 0) {
-                        component_error(&m->component, COMPONENT_DEGRADED, "cannot start PutMetricData: %s",
-                                        strerror(-r));
+                        snprintf(m->publish_error, sizeof(m->publish_error), "cannot start PutMetricData: %s",
+                                 strerror(-r));
+                        update_component(m);
                         return;
                 }
                 m->call_batch = b;
