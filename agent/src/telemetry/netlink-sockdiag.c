@@ -92,6 +92,15 @@ static int dump_family(NetlinkSockdiag *d, int family, CountCtx *c) {
         req->sdiag_family = (uint8_t) family;
         req->sdiag_protocol = IPPROTO_TCP;
         req->idiag_states = ~0U;
+        if (c->port != 0) {
+                /* Filtered in the kernel (as ss does): sport >= port and
+                 * sport <= port. A jump to 4 past the end rejects. */
+                struct inet_diag_bc_op bc[4] = {
+                        { INET_DIAG_BC_S_GE, 8, 20 }, { 0, 0, (unsigned short) c->port },
+                        { INET_DIAG_BC_S_LE, 8, 12 }, { 0, 0, (unsigned short) c->port },
+                };
+                mnl_attr_put(nlh, INET_DIAG_REQ_BYTECODE, sizeof(bc), bc);
+        }
         if (mnl_socket_sendto(d->nl, nlh, nlh->nlmsg_len) < 0)
                 return negative_errno();
         for (;;) {
