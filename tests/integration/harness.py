@@ -110,6 +110,9 @@ class Agent:
             # test asks (a later [health] section in `config` wins).
             f.write("[health]\nlisten = unix:%s\ndefault_check = no\n" % self.health_socket
                     if name == "agentd.conf" else "")
+            # Nor the fixed StatsD port: parallel agents would race for it
+            # (a test that wants StatsD names its own port).
+            f.write("[metrics]\nstatsd_listen = off\n" if name == "agentd.conf" else "")
             f.write(config)
 
     def start(self):
