@@ -564,6 +564,8 @@ int metrics_start(Metrics *m) {
 void metrics_set_settings(Metrics *m, const MetricsSettings *s) {
         bool restart_statsd = !streq_ptr(s->statsd_listen, m->settings->statsd_listen);
 
+        if (s->enabled != m->settings->enabled)
+                log_notice("reload: [metrics] enabled= changes take effect on restart");
         m->settings = s;
         if (!m->started)
                 return;
