@@ -128,6 +128,12 @@ class FakeAWS:
     def state(self):
         return self._call("GET", "state")
 
+    def metric_data(self, name=None):
+        """What PutMetricData stored, one dict per data item (Namespace,
+        MetricName, Dimensions dict, Timestamp, Unit, and Value, Values and
+        Counts or StatisticValues), optionally of one metric name."""
+        return [d for d in self.state()["metric_data"] if name is None or d["MetricName"] == name]
+
     def requests(self, service=None, operation=None, since=0):
         """The request log (dicts: seq, time, service, operation, status, error,
         access_key_id, fault), optionally only entries with seq > since."""

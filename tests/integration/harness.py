@@ -68,7 +68,7 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 
 class Agent:
     def __init__(self, tmpdir, fake=None, config="", env=None, watchdog_usec=None, args=(),
-                 binary=None, log_level="debug", start=True):
+                 binary=None, log_level="debug", start=True, prefix=()):
         self.tmpdir = tmpdir
         self.confdir = os.path.join(tmpdir, "conf")
         os.makedirs(os.path.join(self.confdir, "agentd.conf.d"), exist_ok=True)
@@ -89,6 +89,8 @@ class Agent:
             self.env["WATCHDOG_USEC"] = str(watchdog_usec)
         self.env.update(env or {})
         self.args = [binary or AGENTD, "--config", self.confdir, "--log-level", log_level] + list(args)
+        # Runs before valgrind and agentd, e.g. ("ip", "netns", "exec", NAME).
+        self.prefix = list(prefix)
         self.log_path = os.path.join(tmpdir, "agentd.log")
         self.proc = None
         self.popen_kw = {}          # extra subprocess.Popen arguments (e.g. pass_fds)
@@ -108,12 +110,15 @@ class Agent:
             # test asks (a later [health] section in `config` wins).
             f.write("[health]\nlisten = unix:%s\ndefault_check = no\n" % self.health_socket
                     if name == "agentd.conf" else "")
+            # Nor the fixed StatsD port: parallel agents would race for it
+            # (a test that wants StatsD names its own port).
+            f.write("[metrics]\nstatsd_listen = off\n" if name == "agentd.conf" else "")
             f.write(config)
 
     def start(self):
         self._log = open(self.log_path, "ab")
         self.valgrind_log = os.path.join(self.tmpdir, "valgrind.log")
-        self.proc = subprocess.Popen(wrap(self.args, self.valgrind_log), env=self.env, stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(self.prefix + wrap(self.args, self.valgrind_log), env=self.env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=self._log, **self.popen_kw)
 
     def _read_notify(self):

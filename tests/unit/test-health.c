@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <systemd/sd-event.h>
 
 #include "check-set.h"
@@ -304,8 +308,110 @@ static void test_check_set(void) {
         sd_event_unref(e);
 }
 
+/* One GET over a connected socket, with the loop running the server. */
+static char *http_get(sd_event *e, int fd, const char *path) {
+        char req[256], *out = calloc(1, 65536);
+        size_t len = 0;
+        usec_t deadline = now_usec(CLOCK_MONOTONIC) + 10 * USEC_PER_SEC;
+
+        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
+        CHECK(write(fd, req, strlen(req)) == (ssize_t) strlen(req));
+        (void) fcntl(fd, F_SETFL, O_NONBLOCK);
+        while (now_usec(CLOCK_MONOTONIC) < deadline) {
+                ssize_t n = read(fd, out + len, 65535 - len);
+                if (n == 0)
+                        break;
+                if (n > 0)
+                        len += (size_t) n;
+                else
+                        CHECK(sd_event_run(e, 20 * USEC_PER_MSEC) >= 0);
+        }
+        close(fd);
+        return out;
+}
+
+static int connect_unix(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        CHECK(strlen(path) < sizeof(sa.sun_path));
+        memcpy(sa.sun_path, path, strlen(path) + 1);
+        CHECK(connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0);
+        return fd;
+}
+
+static int connect_tcp(unsigned port) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port),
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        CHECK(connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0);
+        return fd;
+}
+
+static unsigned free_port(void) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t l = sizeof(sa);
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+        CHECK(bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0);
+        CHECK(getsockname(fd, (struct sockaddr *) &sa, &l) == 0);
+        close(fd);
+        return ntohs(sa.sin_port);
+}
+
+static int endpoint_body(void *userdata, char **ret, size_t *ret_len) {
+        unsigned *calls = userdata;
+
+        (*calls)++;
+        if (asprintf(ret, "# TYPE x gauge\nx %u\n", *calls) < 0)
+                return -ENOMEM;
+        *ret_len = strlen(*ret);
+        return 0;
+}
+
+/* An extra endpoint (/metrics): on unix and loopback listeners, built per
+ * request; 404 on a listener that is not local. */
+static void test_extra_endpoint(void) {
+        char dir[] = "/tmp/test-health-XXXXXX", sock[64], listen[256];
+        unsigned local_port = free_port(), any_port = free_port(), calls = 0;
+        HealthSettings s = { .max_connections = 8, .timeout = 5 * USEC_PER_SEC, .listen = listen };
+        _cleanup_(health_server_freep) HealthServer *h = NULL;
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+        sd_event *e = NULL;
+
+        CHECK(mkdtemp(dir) != NULL);
+        snprintf(sock, sizeof(sock), "%s/health.sock", dir);
+        snprintf(listen, sizeof(listen), "unix:%s, 127.0.0.1:%u, *:%u", sock, local_port, any_port);
+        CHECK(sd_event_new(&e) >= 0);
+        CHECK_EQ_INT(health_server_new(e, &s, NULL, &h), 0);
+        CHECK_EQ_INT(health_server_component(h)->state, COMPONENT_OK);
+        CHECK_EQ_INT(health_server_add_endpoint(h, "/metrics", "text/plain; version=0.0.4", endpoint_body, &calls), 0);
+        CHECK_EQ_INT(health_server_add_endpoint(h, "/metrics", "text/plain", endpoint_body, &calls), -EEXIST);
+        CHECK_EQ_INT(health_server_add_endpoint(h, "/health", "text/plain", endpoint_body, &calls), -EEXIST);
+
+        a = http_get(e, connect_unix(sock), "/metrics");
+        CHECK_CONTAINS(a, "HTTP/1.1 200");
+        CHECK_CONTAINS(a, "Content-Type: text/plain; version=0.0.4");
+        CHECK_CONTAINS(a, "\r\n\r\n# TYPE x gauge\nx 1\n");
+        b = http_get(e, connect_tcp(local_port), "/metrics");
+        CHECK_CONTAINS(b, "\r\n\r\n# TYPE x gauge\nx 2\n");
+        /* the wildcard listener (what the ALB would reach) does not serve it */
+        c = http_get(e, connect_tcp(any_port), "/metrics");
+        CHECK_CONTAINS(c, "HTTP/1.1 404");
+        CHECK_EQ_INT(calls, 2);
+        /* /health is still answered on every listener */
+        d = http_get(e, connect_tcp(any_port), "/health/live");
+        CHECK_CONTAINS(d, "HTTP/1.1 200");
+
+        h = health_server_free(h);
+        sd_event_unref(e);
+        (void) rmdir(dir);
+}
+
 TEST_MAIN(
         process_block_sigchld();
+        test_extra_endpoint();
         test_rise_fall();
         test_nagios();
         test_thresholds();

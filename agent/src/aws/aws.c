@@ -27,6 +27,7 @@ struct AwsClient {
         Component component;
         AwsCall *calls;
         uint64_t n_ok, n_failed, n_retries;
+        uint64_t service_calls[_AWS_SERVICE_MAX], service_errors[_AWS_SERVICE_MAX];
         long long clock_skew_sec;       /* server minus local, last measured */
 };
 
@@ -142,6 +143,11 @@ static void call_finish(AwsCall *call, AwsResult *res) {
         AwsClient *c = call->client;
 
         res->attempts = call->attempts;
+        if (call->service < _AWS_SERVICE_MAX) {
+                c->service_calls[call->service]++;
+                if (res->error < 0)
+                        c->service_errors[call->service]++;
+        }
         if (res->error == 0) {
                 c->n_ok++;
                 if (c->component.state != COMPONENT_OK || !c->component.detail)
@@ -431,6 +437,14 @@ void aws_client_set_settings(AwsClient *c, const AwsSettings *s) {
 
 int aws_client_set_fallback_region(AwsClient *c, const char *region) {
         return free_and_strdup(&c->fallback_region, region);
+}
+
+int aws_client_service_counters(AwsClient *c, AwsService service, uint64_t *ret_calls, uint64_t *ret_errors) {
+        if (!c || service >= _AWS_SERVICE_MAX)
+                return -EINVAL;
+        *ret_calls = c->service_calls[service];
+        *ret_errors = c->service_errors[service];
+        return 0;
 }
 
 Component *aws_client_component(AwsClient *c) {

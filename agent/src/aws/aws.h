@@ -73,6 +73,9 @@ void aws_call_cancel(AwsCall *call);
  * [aws] region, then the fallback region. NULL if none known. */
 const char *aws_client_region(AwsClient *c);
 Component *aws_client_component(AwsClient *c);
+/* Calls finished for a service since start, and how many of them failed
+ * (after their retries): for agentd's own metrics. -EINVAL: no such service. */
+int aws_client_service_counters(AwsClient *c, AwsService service, uint64_t *ret_calls, uint64_t *ret_errors);
 
 /* Pure: the endpoint URL for a service, with the SDKs' precedence:
  * AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, [aws] endpoint_url_<service>,

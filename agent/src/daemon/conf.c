@@ -70,6 +70,7 @@ static const ConfSectionRef config_sections[] = {
         { &health_conf_section, offsetof(Config, health) },
         { &check_conf_section, offsetof(Config, checks) },
         { &vars_conf_section, offsetof(Config, vars) },
+        { &metrics_conf_section, offsetof(Config, metrics) },
         { &logs_conf_section, 0 },
         { &lifecycle_conf_section, offsetof(Config, lifecycle) },
 };
@@ -86,7 +87,8 @@ int config_new(Config **ret) {
         c->state_dir = strdup(AGENTD_STATE_DIR);
         if (!c->control_socket || !c->state_dir || imds_settings_init(&c->imds) < 0 ||
             aws_settings_init(&c->aws) < 0 || health_settings_init(&c->health) < 0 ||
-            lifecycle_settings_init(&c->lifecycle) < 0)
+            lifecycle_settings_init(&c->lifecycle) < 0 ||
+            metrics_settings_init(&c->metrics) < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(c);
         return 0;
@@ -102,6 +104,7 @@ Config *config_free(Config *c) {
         conf_list_free(&c->secrets, &secret_conf_section);
         conf_list_free(&c->renders, &render_conf_section);
         health_settings_done(&c->health);
+        metrics_settings_done(&c->metrics);
         conf_list_free(&c->checks, &check_conf_section);
         for (size_t i = 0; i < c->vars.n; i++) {
                 free(c->vars.names[i]);
@@ -153,6 +156,8 @@ int config_verify(Config *c, char **ret_error) {
                 r = health_settings_verify(&c->health, &c->checks, secret_exists, c, ret_error);
         if (r >= 0)
                 r = lifecycle_settings_verify(&c->lifecycle, ret_error);
+        if (r >= 0)
+                r = metrics_settings_verify(&c->metrics, ret_error);
         return r;
 }
 

@@ -22,6 +22,7 @@
 #include "health-settings.h"
 #include "lifecycle-settings.h"
 #include "macro.h"
+#include "metrics-settings.h"
 #include "render-settings.h"
 
 #define AGENTD_CONF_DIR "/etc/agentd"
@@ -50,6 +51,7 @@ typedef struct Config {
         HealthSettings health;          /* [health] */
         ConfList checks;                /* [check.NAME]: CheckSettings */
         TemplateVars vars;              /* [vars] */
+        MetricsSettings metrics;        /* [metrics] */
 
         LifecycleSettings lifecycle;    /* [lifecycle] */
 

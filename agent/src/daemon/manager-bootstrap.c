@@ -26,6 +26,7 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "manager.h"
+#include "metrics.h"
 #include "parse-util.h"
 #include "render.h"
 #include "secrets.h"
@@ -61,12 +62,29 @@ void manager_check_launch(Manager *m) {
                 m->launch_requested = true;
 }
 
-/* Either way the chain ended: tell systemd, start the checks, and answer
+/* The instance dimensions of every metric, as the CloudWatch agent sets
+ * them; the group name from the instance tags, else [lifecycle] asg_name. */
+static void start_metrics(Manager *m) {
+        MetricsIdentity id = {
+                .instance_id = m->identity.instance_id,
+                .asg = identity_tag(&m->identity, "aws:autoscaling:groupName") ?: m->config->lifecycle.asg_name,
+                .image_id = m->identity.ami_id,
+                .instance_type = m->identity.instance_type,
+        };
+
+        if (metrics_set_identity(m->metrics, &id) < 0)
+                log_oom();
+        (void) metrics_start(m->metrics);
+}
+
+/* Either way the chain ended: tell systemd, start the checks and metrics
+ * (host figures are worth having even when bootstrap failed), and answer
  * the launch hook (CONTINUE once healthy, ABANDON now if it failed). */
 static void bootstrap_ended(Manager *m, int error) {
         manager_push_health(m);
         notify_ready(m);
         (void) check_set_start(m->checks);
+        start_metrics(m);
         health_server_refresh(m->health);
         if (error < 0 && !m->launch_requested &&
             lifecycle_complete(m->lifecycle, LIFECYCLE_HOOK_LAUNCH, false, on_launch_completed, m) >= 0)

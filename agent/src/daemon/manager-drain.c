@@ -19,6 +19,7 @@
  * out of service, until the shutdown's SIGTERM, which then exits at once.
  */
 
+#include <netinet/tcp.h>
 #include <systemd/sd-daemon.h>
 
 #include "lifecycle.h"
@@ -26,7 +27,7 @@
 #include "manager.h"
 #include "parse-util.h"
 #include "sequence.h"
-#include "sock-diag.h"
+#include "netlink-sockdiag.h"
 #include "time-util.h"
 
 #define CONNECTIONS_POLL (100 * USEC_PER_MSEC)
@@ -46,8 +47,15 @@ static void step_health(Sequence *s, void *userdata) {
 static int on_connections_poll(sd_event_source *src, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         unsigned port = m->config->lifecycle.web_port;
-        int n = sock_diag_count_tcp((uint16_t) port, TCP_STATE_BIT(TCP_STATE_ESTABLISHED), NULL);
+        _cleanup_(netlink_sockdiag_freep) NetlinkSockdiag *nl = NULL;
+        TcpStates st = {};
         usec_t now = now_usec(CLOCK_MONOTONIC);
+        int n = netlink_sockdiag_new(&nl);
+
+        if (n >= 0)
+                n = netlink_sockdiag_tcp_states(nl, port, &st);
+        if (n >= 0)
+                n = (int) st.count[TCP_ESTABLISHED];
 
         if (n < 0) {
                 log_warning_errno(n, "drain: cannot count connections on port %u (sock_diag): %m; not waiting", port);

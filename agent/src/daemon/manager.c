@@ -18,6 +18,7 @@
 #include "log.h"
 #include "manager.h"
 #include "parse-util.h"
+#include "metrics.h"
 #include "render.h"
 #include "secrets.h"
 #include "time-util.h"
@@ -89,6 +90,8 @@ int manager_collect_components(Manager *m, ComponentList *l) {
                 r = lifecycle_add_components(m->lifecycle, l);
         if (r >= 0)
                 r = check_set_add_components(m->checks, l);
+        if (r >= 0)
+                r = metrics_add_components(m->metrics, l);
         return r;
 }
 
@@ -175,6 +178,7 @@ int manager_reload(Manager *m) {
         lifecycle_set_settings(m->lifecycle, &m->config->lifecycle);
         if (check_set_reload(m->checks, config_checks(m->config), m->config->checks.n) >= 0)
                 health_server_refresh(m->health);
+        metrics_set_settings(m->metrics, &m->config->metrics);
         config_free(old);
         if (!m->log_level_from_cmdline && m->config->log_level >= 0)
                 log_set_max_level(m->config->log_level);
@@ -297,6 +301,12 @@ static void on_lifecycle_event(void *source, const AgentEvent *ev, void *userdat
         }
 }
 
+/* /metrics on the health server's local listeners. */
+static int on_metrics_endpoint(void *userdata, char **ret, size_t *ret_len) {
+        Manager *m = userdata;
+        return metrics_format_prometheus(m->metrics, ret, ret_len);
+}
+
 int manager_new(const char *config_path, Config *config, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         RenderHooks hooks;
@@ -347,6 +357,9 @@ int manager_new(const char *config_path, Config *config, Manager **ret) {
                           m, &m->checks);
         if (r < 0)
                 return log_error_errno(r, "cannot set up the checks: %m");
+        r = metrics_new(m->event, m->glue, m->aws, &m->config->metrics, NULL, m, &m->metrics);
+        if (r < 0)
+                return log_error_errno(r, "cannot set up metrics: %m");
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -363,6 +376,7 @@ Manager *manager_free(Manager *m) {
         lifecycle_free(m->lifecycle);
         check_set_free(m->checks);
         health_server_free(m->health);
+        metrics_free(m->metrics);
         identity_fetch_free(m->identity_fetch);
         renderer_free(m->renderer);
         secrets_free(m->secrets);
@@ -414,6 +428,11 @@ int manager_start(Manager *m) {
         r = health_server_new(m->event, &m->config->health, m->checks, &m->health);
         if (r < 0)
                 return r;
+        /* The same figures as published, for people who scrape (local listeners only). */
+        r = health_server_add_endpoint(m->health, "/metrics", "text/plain; version=0.0.4; charset=utf-8",
+                                       on_metrics_endpoint, m);
+        if (r < 0)
+                return log_error_errno(r, "cannot add /metrics to the health server: %m");
         manager_push_health(m);
         return manager_sequence_start(m);
 }

@@ -12,7 +12,8 @@
  *   a secret changed     → render what uses it (or resume a bootstrap that
  *                          was waiting for it)
  *   a check sample       → /health is rebuilt
- *   bootstrap done       → READY=1, checks start
+ *   bootstrap done       → READY=1, checks start, metrics get the instance
+ *                          dimensions and start
  *   identity retrying    → EXTEND_TIMEOUT_USEC to systemd
  *   SIGHUP               → new settings pointers for every subsystem
  *
@@ -47,6 +48,7 @@ typedef struct HealthServer HealthServer;
 typedef struct CheckSet CheckSet;
 typedef struct Sequence Sequence;
 typedef struct Lifecycle Lifecycle;
+typedef struct Metrics Metrics;
 
 typedef enum ManagerState {
         MANAGER_BOOTSTRAPPING,
@@ -70,6 +72,7 @@ struct Manager {
         Secrets *secrets;
         Renderer *renderer;
         CheckSet *checks;
+        Metrics *metrics;
         HealthServer *health;
         ControlServer *control;
         Lifecycle *lifecycle;

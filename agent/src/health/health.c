@@ -31,9 +31,17 @@
  * sockets and TCP work alike.
  */
 
+typedef struct HealthEndpoint {
+        char *path;
+        char *content_type;
+        HealthEndpointFunc fn;
+        void *userdata;
+} HealthEndpoint;
+
 typedef struct HealthDaemon {
         HealthServer *server;
         SocketAddress addr;
+        bool local;             /* unix or loopback: extra endpoints are served */
         int fd;
         bool activated;         /* from systemd: not ours to unlink */
         struct MHD_Daemon *mhd;
@@ -53,6 +61,8 @@ struct HealthServer {
         size_t n_daemons;
         struct MHD_Response *health, *public, *live, *not_found, *not_allowed, *too_large;
         unsigned health_code;
+        HealthEndpoint endpoints[HEALTH_MAX_ENDPOINTS];
+        size_t n_endpoints;
 };
 
 const char *health_agent_state_to_string(HealthAgentState s) {
@@ -208,10 +218,75 @@ void health_server_refresh(HealthServer *s) {
         s->health_code = v.code;
 }
 
+/* Built per request: the body changes with every collection. */
+static enum MHD_Result answer_endpoint(struct MHD_Connection *conn, const HealthEndpoint *e) {
+        struct MHD_Response *r;
+        enum MHD_Result ret;
+        char *body = NULL;
+        size_t len = 0;
+
+        if (e->fn(e->userdata, &body, &len) < 0 || !body) {
+                free(body);
+                r = MHD_create_response_from_buffer(0, (void *) "", MHD_RESPMEM_PERSISTENT);
+                if (!r)
+                        return MHD_NO;
+                ret = MHD_queue_response(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, r);
+                MHD_destroy_response(r);
+                return ret;
+        }
+        r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+        if (!r) {
+                free(body);
+                return MHD_NO;
+        }
+        if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, e->content_type) != MHD_YES ||
+            MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES) {
+                MHD_destroy_response(r);
+                return MHD_NO;
+        }
+        ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+        MHD_destroy_response(r);
+        return ret;
+}
+
+static bool address_is_local(const SocketAddress *a) {
+        if (a->is_unix)
+                return true;
+        if (a->sa.ss_family == AF_INET)
+                return (ntohl(((const struct sockaddr_in *) &a->sa)->sin_addr.s_addr) >> 24) == 127;
+        if (a->sa.ss_family == AF_INET6)
+                return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *) &a->sa)->sin6_addr);
+        return false;
+}
+
+int health_server_add_endpoint(HealthServer *s, const char *path, const char *content_type, HealthEndpointFunc fn,
+                               void *userdata) {
+        HealthEndpoint *e;
+
+        if (streq(path, "/health") || streq(path, "/health/live"))
+                return -EEXIST;
+        for (size_t i = 0; i < s->n_endpoints; i++)
+                if (streq(s->endpoints[i].path, path))
+                        return -EEXIST;
+        if (s->n_endpoints >= HEALTH_MAX_ENDPOINTS)
+                return -E2BIG;
+        e = &s->endpoints[s->n_endpoints];
+        *e = (HealthEndpoint) { .path = strdup(path), .content_type = strdup(content_type), .fn = fn,
+                                .userdata = userdata };
+        if (!e->path || !e->content_type) {
+                free(e->path);
+                free(e->content_type);
+                return -ENOMEM;
+        }
+        s->n_endpoints++;
+        return 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
-        HealthServer *s = cls;
+        HealthDaemon *d = cls;
+        HealthServer *s = d->server;
         const char *cl;
 
         if (!streq(method, MHD_HTTP_METHOD_GET) && !streq(method, MHD_HTTP_METHOD_HEAD))
@@ -235,6 +310,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 return MHD_queue_response(conn, s->health_code, s->public);
         if (streq(url, "/health/live"))
                 return MHD_queue_response(conn, MHD_HTTP_OK, s->live);
+        for (size_t i = 0; d->local && i < s->n_endpoints; i++)
+                if (streq(url, s->endpoints[i].path))
+                        return answer_endpoint(conn, &s->endpoints[i]);
         return MHD_queue_response(conn, MHD_HTTP_NOT_FOUND, s->not_found);
 }
 
@@ -350,7 +428,8 @@ static int daemon_start(HealthServer *s, HealthDaemon *d, const HealthSettings *
         const union MHD_DaemonInfo *info;
         int r;
 
-        d->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
+        d->local = address_is_local(&d->addr);
+        d->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, d,
                                   MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
                                   MHD_OPTION_LISTEN_SOCKET, d->fd,
                                   MHD_OPTION_CONNECTION_LIMIT, c->max_connections,
@@ -466,6 +545,10 @@ HealthServer *health_server_free(HealthServer *s) {
         for (size_t i = 0; i < ELEMENTSOF(responses); i++)
                 if (responses[i])
                         MHD_destroy_response(responses[i]);
+        for (size_t i = 0; i < s->n_endpoints; i++) {
+                free(s->endpoints[i].path);
+                free(s->endpoints[i].content_type);
+        }
         component_done(&s->component);
         free(s->instance_id);
         free(s->agent_reason);

@@ -69,6 +69,16 @@ Component *health_server_component(HealthServer *s);
  * NULL-safe. */
 void health_server_set_agent(HealthServer *s, HealthAgentState state, bool draining, const char *instance_id,
                              const char *reason);
+/* An extra GET/HEAD endpoint another part of the agent answers (/metrics):
+ * fn builds the body (malloc'ed; the server frees it) on each request. It
+ * is served on unix and loopback listeners only, and is 404 on any other
+ * (the ALB's), since what it shows is for the instance itself. -EEXIST: the
+ * path is taken; -E2BIG: past HEALTH_MAX_ENDPOINTS. Strings are copied. */
+#define HEALTH_MAX_ENDPOINTS 4
+typedef int (*HealthEndpointFunc)(void *userdata, char **ret_body, size_t *ret_len);
+int health_server_add_endpoint(HealthServer *s, const char *path, const char *content_type, HealthEndpointFunc fn,
+                               void *userdata);
+
 /* Rebuilds the cached /health answer from the checks (call it after a
  * sample, check_set_start() or check_set_reload()); NULL-safe. */
 void health_server_refresh(HealthServer *s);
