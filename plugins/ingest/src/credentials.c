@@ -78,10 +78,10 @@ int credentials_load(const char *path, bool want_keys, Credentials **ret) {
                 return -ENOMEM;
         st.c = c;
         r = ini_parse_counting(f, on_line, &st, &st.line);
-        if (r > 0 && st.error == 0)
-                r = log_error_errno(EINVAL, "credentials file %s:%d: not an INI line", path, r);
-        else if (r == 0)
+        if (st.error < 0)
                 r = st.error;
+        else if (r > 0)
+                r = log_error_errno(EINVAL, "credentials file %s:%d: not an INI line", path, r);
         if (r == 0 && (!c->db_user || !c->db_password))
                 r = log_error_errno(EINVAL, "credentials file %s: [database] user= and password= are required", path);
         if (r == 0 && want_keys && c->n_keys == 0)

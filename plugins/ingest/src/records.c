@@ -127,7 +127,7 @@ int timestamp_normalise(const char *s, char out[27]) {
                         return -EINVAL;
                 off = (h * 60 + m) * 60 * (*s == '-' ? -1 : 1);
                 s += 6;
-        } else if (*s)
+        } else
                 return -EINVAL;         /* no zone: ambiguous, refused */
         if (*s)
                 return -EINVAL;

@@ -300,18 +300,21 @@ static int build_upsert(Worker *w, const Dataset *d, const char *lines, size_t l
 
 /* One batch in one transaction; the last one completes the job. */
 static int job_batch(Worker *w, Job *j, const Dataset *d, const char *lines, size_t len, size_t n, bool last,
-                     const char **why) {
+                     char why[static 256]) {
+        const char *reason = NULL;
         Buf q = {};
         int r;
 
         r = db_exec(w->m, "START TRANSACTION");
         if (r < 0)
                 return failed(w, r);
-        r = build_upsert(w, d, lines, len, j->id, &q, why);
+        r = build_upsert(w, d, lines, len, j->id, &q, &reason);
+        if (r == -EBADMSG)
+                snprintf(why, 256, "%s", reason);
         if (r == 0) {
                 r = db_exec(w->m, q.data);
-                if (r == -EIO)
-                        *why = mysql_error(w->m);       /* the SQL error is the job's problem */
+                if (r == -EIO)  /* the SQL error is the job's problem; copied before ROLLBACK clears it */
+                        snprintf(why, 256, "%u: %s", mysql_errno(w->m), mysql_error(w->m));
         }
         if (r == 0) {
                 q.len = 0;
@@ -347,7 +350,8 @@ static int job_batch(Worker *w, Job *j, const Dataset *d, const char *lines, siz
 static int job_process(Worker *w, Job *j) {
         const Dataset *d = config_dataset(w->config, j->dataset);
         _cleanup_free_ char *body = NULL;
-        const char *p, *end, *why = NULL;
+        const char *p, *end;
+        char why[256] = "SQL error";
         char sql[128], *row[1] = {};
         uint64_t skip = j->processed;
         int r;
@@ -377,9 +381,9 @@ static int job_process(Worker *w, Job *j) {
                         p = nl ? nl + 1 : end;
                         n++;
                 }
-                r = job_batch(w, j, d, start, (size_t) (p - start), n, p >= end, &why);
+                r = job_batch(w, j, d, start, (size_t) (p - start), n, p >= end, why);
                 if (r == -EBADMSG || r == -EIO)
-                        return job_fail(w, j, why ? why : "SQL error");
+                        return job_fail(w, j, why);
                 if (r == -ESTALE) {
                         log_warning("job %" PRIu64 ": lease lost (expired and taken over); letting go", j->id);
                         return 0;

@@ -25,6 +25,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from services import MariaDB, ServiceError  # noqa: E402,F401
 
+MARIADB_CLIENT = os.environ.get("MARIADB", "/usr/bin/mariadb")
 INGEST_API = os.environ.get("INGEST_API", os.path.join(ROOT, "build", "plugins", "ingest", "ingest-api"))
 INGEST_WORKER = os.environ.get("INGEST_WORKER", os.path.join(ROOT, "build", "plugins", "ingest", "ingest-worker"))
 SLOW = float(os.environ.get("AGENTD_TEST_SLOWDOWN", "1"))
