@@ -64,3 +64,25 @@ void body_done(Body *b) {
         buf_done(&b->data);
         b->z_ready = false;
 }
+
+int gzip_compress(const char *p, size_t n, Buf *out) {
+        z_stream z = {};
+        int zr;
+
+        if (deflateInit2(&z, 1, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+                return -ENOMEM;
+        out->len = 0;
+        if (buf_reserve(out, deflateBound(&z, n)) < 0) {
+                deflateEnd(&z);
+                return -ENOMEM;
+        }
+        z.next_in = (Bytef *) p;
+        z.avail_in = (uInt) n;
+        z.next_out = (Bytef *) out->data;
+        z.avail_out = (uInt) (out->cap - 1);
+        zr = deflate(&z, Z_FINISH);
+        out->len = out->cap - 1 - z.avail_out;
+        out->data[out->len] = 0;
+        deflateEnd(&z);
+        return zr == Z_STREAM_END ? 0 : -EIO;
+}

@@ -63,6 +63,7 @@ typedef struct IngestConfig {
         usec_t db_timeout;
         /* [worker] */
         uint64_t batch_size;
+        uint64_t claim_batch;   /* small jobs claimed together, 1 to 16 */
         uint64_t max_attempts;
         usec_t lease;
         usec_t poll_interval;

@@ -82,7 +82,7 @@ static int insert_job(JobTask *t, MYSQL *m, const Records *rec) {
         id = mysql_insert_id(m);
         q.len = 0;
         buf_printf(&q, "INSERT INTO ingest_payloads (job_id, body) VALUES (%" PRIu64 ", ", id);
-        db_quote(m, &q, rec->out.data, rec->out.len);
+        db_quote(m, &q, t->compressed.data, t->compressed.len);
         if (buf_puts(&q, ")") < 0)
                 r = -ENOMEM;
         else
@@ -123,6 +123,8 @@ static void run_submit(JobTask *t, MYSQL *m) {
                 rec.error = (Buf) {};
         } else if (rec.out.len > t->config->max_decoded) {
                 set_json_error(t, 413, "too_large", "the preprocessed records exceed max_decoded; send fewer records per request");
+        } else if (gzip_compress(rec.out.data, rec.out.len, &t->compressed) < 0) {
+                set_json_error(t, 503, "unavailable", "out of memory");
         } else {
                 for (int attempt = 0; attempt < 3; attempt++) {
                         r = insert_job(t, m, &rec);
@@ -136,7 +138,8 @@ static void run_submit(JobTask *t, MYSQL *m) {
                 t->n_records = rec.n_records;
         }
         records_done(&rec);
-        body_done(&t->body);    /* the biggest part of a task: free it on this thread */
+        body_done(&t->body);    /* the biggest parts of a task: free them on this thread */
+        buf_done(&t->compressed);
 }
 
 static void run_get(JobTask *t, MYSQL *m) {
@@ -272,6 +275,7 @@ JobTask *job_task_free(JobTask *t) {
         if (!t)
                 return NULL;
         body_done(&t->body);
+        buf_done(&t->compressed);
         free(t->idempotency_key);
         buf_done(&t->response);
         return mfree(t);

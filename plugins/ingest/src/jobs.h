@@ -41,6 +41,7 @@ typedef struct JobTask {
         BodyFormat format;
         Body body;
         char *idempotency_key;
+        Buf compressed;         /* the records as stored: gzip */
         /* TASK_GET */
         uint64_t job_id;
 
