@@ -219,11 +219,24 @@ static bool parse_job_id(const char *s, uint64_t *ret) {
         return parse_uint(s, UINT64_MAX / 2, ret) == 0 && *ret > 0;
 }
 
+static const char *after_prefix(const char *s, const char *prefix) {
+        size_t n = strlen(prefix);
+        return strncmp(s, prefix, n) == 0 ? s + n : NULL;
+}
+
+static bool one_segment(const char *s) {
+        for (; *s; s++)
+                if (*s == '/')
+                        return false;
+        return true;
+}
+
 static void route(Req *q, const char *url, const char *method) {
         bool get = streq(method, "GET") || streq(method, "HEAD"), post = streq(method, "POST");
+        const char *dataset = after_prefix(url, "/api/ingest/");
         uint64_t id;
 
-        if (strncmp(url, "/api/ingest/jobs/", 17) == 0) {
+        if (after_prefix(url, "/api/ingest/jobs/")) {
                 q->route = ROUTE_JOB;
                 if (!get)
                         return req_error(q, 405, "method_not_allowed", "GET only");
@@ -234,11 +247,11 @@ static void route(Req *q, const char *url, const char *method) {
                 if (!(q->task = job_task_new(TASK_GET, q->api->config, on_task_done, q)))
                         return unavailable(q, "out of memory");
                 q->task->job_id = id;
-        } else if (strncmp(url, "/api/ingest/", 12) == 0 && url[12] && !strchr(url + 12, '/')) {
+        } else if (dataset && *dataset && one_segment(dataset)) {
                 q->route = ROUTE_INGEST;
                 if (!post)
                         return req_error(q, 405, "method_not_allowed", "POST only");
-                check_ingest(q, url + 12);
+                check_ingest(q, dataset);
         } else if (streq(url, "/metrics") && get)
                 q->route = ROUTE_METRICS;
         else if (streq(url, "/health") && get)
