@@ -122,7 +122,11 @@ int timestamp_normalise(const char *s, char out[27]) {
         if (*s == 'Z' || *s == 'z')
                 s++;
         else if (*s == '+' || *s == '-') {
-                int h = two(s + 1), m = s[3] == ':' ? two(s + 4) : -1;
+                int h, m;
+                if (strnlen(s, 6) < 6)
+                        return -EINVAL;
+                h = two(s + 1);
+                m = s[3] == ':' ? two(s + 4) : -1;
                 if (h < 0 || h > 23 || m < 0 || m > 59)
                         return -EINVAL;
                 off = (h * 60 + m) * 60 * (*s == '-' ? -1 : 1);

@@ -117,6 +117,7 @@ class Proc:
             self.proc.kill()
         self.proc.wait()
         self._log.close()
+        self.check_sanitizers()
 
     def stop(self, sig=signal.SIGTERM, timeout=30.0):
         """Signal, wait; returns the exit status; a valgrind error raises."""
@@ -133,7 +134,15 @@ class Proc:
         if VALGRIND and self.proc.returncode == VALGRIND_ERROR:
             with open(self.vg_log) as f:
                 raise AssertionError("valgrind found errors in %s:\n%s" % (self.name, f.read()))
+        self.check_sanitizers()
         return self.proc.returncode
+
+    def check_sanitizers(self):
+        """Under the ASan+UBSan build, a report in the log fails the test."""
+        log = self.log()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            if marker in log:
+                raise AssertionError("%s: sanitizer report:\n%s" % (self.name, log[log.index(marker) - 200:][:6000]))
 
 
 class Stack:
