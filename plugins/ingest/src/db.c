@@ -26,9 +26,12 @@ int db_connect(const IngestConfig *c, const Credentials *cr, MYSQL **ret) {
          * statement is the spelling both take.) */
         mysql_options(m, MYSQL_INIT_COMMAND, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
         /* CLIENT_FOUND_ROWS: an UPDATE reports rows matched, not changed,
-         * so a lease check that sets the same values still sees its row. */
+         * so a lease check that sets the same values still sees its row.
+         * CLIENT_MULTI_STATEMENTS: db_multi(); every value in our SQL is
+         * escaped by mysql_real_escape_string and every identifier comes
+         * from a validated config name. */
         if (!mysql_real_connect(m, c->db_socket ? NULL : c->db_host, cr->db_user, cr->db_password, c->db_name,
-                                (unsigned) c->db_port, c->db_socket, CLIENT_FOUND_ROWS)) {
+                                (unsigned) c->db_port, c->db_socket, CLIENT_FOUND_ROWS | CLIENT_MULTI_STATEMENTS)) {
                 int r = db_errno(m);
                 log_warning("cannot connect to the database %s%s%s: %s", c->db_name, c->db_socket ? " on " : " at ",
                             c->db_socket ? c->db_socket : c->db_host, mysql_error(m));
@@ -84,6 +87,41 @@ int db_execf(MYSQL *m, const char *fmt, ...) {
         if (n < 0)
                 return -ENOMEM;
         return db_exec(m, sql);
+}
+
+int db_multi(MYSQL *m, const char *sql, size_t len, uint64_t *affected, size_t n, size_t *ret_failed,
+             uint64_t *ret_insert_id) {
+        size_t i = 0;
+        int status, r = 0;
+
+        *ret_failed = 0;
+        if (ret_insert_id)
+                *ret_insert_id = 0;
+        if (mysql_real_query(m, sql, (unsigned long) len) != 0) {
+                r = db_errno(m);
+                log_debug("SQL failed (%u %s): %.200s", mysql_errno(m), mysql_error(m), sql);
+                return r ? r : -EIO;
+        }
+        for (;;) {
+                MYSQL_RES *res = mysql_store_result(m);
+                if (res)
+                        mysql_free_result(res);
+                if (i < n)
+                        affected[i] = mysql_affected_rows(m);
+                if (ret_insert_id && !*ret_insert_id)
+                        *ret_insert_id = mysql_insert_id(m);
+                i++;
+                status = mysql_next_result(m);
+                if (status < 0)
+                        return 0;       /* no more results */
+                if (status > 0) {
+                        /* the statement after the last good one failed */
+                        *ret_failed = i;
+                        r = db_errno(m);
+                        log_debug("SQL failed at statement %zu (%u %s)", i, mysql_errno(m), mysql_error(m));
+                        return r ? r : -EIO;
+                }
+        }
 }
 
 int db_query_row(MYSQL *m, const char *sql, char **ret, unsigned n) {

@@ -33,6 +33,15 @@ int db_execf(MYSQL *m, const char *fmt, ...) _printf_(2, 3);
  * (NULL for SQL NULL) into ret (caller frees each). 0 if a row came,
  * -ENOENT if none. */
 int db_query_row(MYSQL *m, const char *sql, char **ret, unsigned n);
+/* Runs several statements separated by ';' in one round trip (one
+ * transaction's statements: fewer round trips is most of what a small
+ * transaction costs). Stores each statement's affected rows in
+ * affected[0..n-1]. On an error, *ret_failed is the index of the failing
+ * statement (those after it did not run) and the classified errno is
+ * returned. ret_insert_id (optional): the first AUTO_INCREMENT value
+ * generated. */
+int db_multi(MYSQL *m, const char *sql, size_t len, uint64_t *affected, size_t n, size_t *ret_failed,
+             uint64_t *ret_insert_id);
 /* Appends 'escaped' (with the quotes) to b. */
 int db_quote(MYSQL *m, Buf *b, const char *s, size_t n);
 

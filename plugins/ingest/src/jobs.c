@@ -50,55 +50,42 @@ static int find_key(JobTask *t, MYSQL *m, bool lock) {
         return 1;
 }
 
+/* One round trip: START, the job, its payload, COMMIT. */
 static int insert_job(JobTask *t, MYSQL *m, const Records *rec) {
+        uint64_t affected[4] = {}, id = 0;
+        size_t failed_at;
         Buf q = {};
-        uint64_t id;
         int r;
 
-        r = db_exec(m, "START TRANSACTION");
-        if (r < 0)
-                return r;
-        buf_printf(&q, "INSERT INTO ingest_jobs (dataset, idempotency_key, status, records, due_at, accepted_by, created_at)"
-                       " VALUES ('%s', ", t->dataset->name);
+        buf_printf(&q, "START TRANSACTION; INSERT INTO ingest_jobs (dataset, idempotency_key, status, records, due_at,"
+                       " accepted_by, created_at) VALUES ('%s', ", t->dataset->name);
         if (t->idempotency_key)
                 db_quote(m, &q, t->idempotency_key, strlen(t->idempotency_key));
         else
                 buf_puts(&q, "NULL");
         buf_printf(&q, ", 'queued', %zu, NOW(6), ", rec->n_records);
         db_quote(m, &q, t->config->instance_id, strlen(t->config->instance_id));
-        if (buf_puts(&q, ", NOW(6))") < 0)
-                r = -ENOMEM;
-        else
-                r = db_exec(m, q.data);
-        if (r < 0 && mysql_errno(m) == ER_DUP_ENTRY) {
+        buf_puts(&q, ", NOW(6)); INSERT INTO ingest_payloads (job_id, body) VALUES (LAST_INSERT_ID(), ");
+        db_quote(m, &q, t->compressed.data, t->compressed.len);
+        if (buf_puts(&q, "); COMMIT") < 0) {
+                buf_done(&q);
+                return -ENOMEM;
+        }
+        r = db_multi(m, q.data, q.len, affected, 4, &failed_at, &id);
+        buf_done(&q);
+        if (r == 0) {
+                accepted(t, id, rec->n_records);
+                return 0;
+        }
+        if (r == -ECONNRESET)
+                return r;       /* the transaction died with the connection */
+        if (failed_at == 1 && mysql_errno(m) == ER_DUP_ENTRY) {
                 /* A concurrent request with the same key won the race. */
                 (void) db_exec(m, "ROLLBACK");
-                buf_done(&q);
                 r = find_key(t, m, false);
                 return r == 0 ? -EAGAIN : r < 0 ? r : 0;
         }
-        if (r < 0)
-                goto fail;
-        id = mysql_insert_id(m);
-        q.len = 0;
-        buf_printf(&q, "INSERT INTO ingest_payloads (job_id, body) VALUES (%" PRIu64 ", ", id);
-        db_quote(m, &q, t->compressed.data, t->compressed.len);
-        if (buf_puts(&q, ")") < 0)
-                r = -ENOMEM;
-        else
-                r = db_exec(m, q.data);
-        buf_done(&q);
-        if (r < 0)
-                goto fail;
-        r = db_exec(m, "COMMIT");
-        if (r < 0)
-                return r;       /* the transaction is gone with the error */
-        accepted(t, id, rec->n_records);
-        return 0;
-fail:
-        buf_done(&q);
-        if (r != -ECONNRESET)
-                log_warning("cannot store a job for dataset %s: %s", t->dataset->name, mysql_error(m));
+        log_warning("cannot store a job for dataset %s: %s", t->dataset->name, mysql_error(m));
         (void) db_exec(m, "ROLLBACK");
         return r;
 }

@@ -316,57 +316,88 @@ static bool completes(const Job *j) {
         return !j->finished && j->cursor >= j->end;
 }
 
-/* One batch in one transaction: the upsert, then every open job's
- * progress and lease; the jobs it completes are done in the same commit. */
+/* One batch in one transaction, sent in one round trip: the upsert, then
+ * the jobs it completes (done, counted, payload deleted), progress and a
+ * renewed lease for a job it took records of without finishing, a renewed
+ * lease for the others. Every lease-guarded statement's row count is
+ * checked before COMMIT: one lost lease rolls the whole batch back. */
+#define STMTS_MAX (GROUP_MAX + 8)
+
 static int run_batch(Worker *w, const Dataset *d, Group *g, char why[static 256]) {
+        uint64_t want[STMTS_MAX], got[STMTS_MAX], n_done = 0, n_idle = 0, records = 0;
+        const char *cursors[GROUP_MAX];
+        size_t n_stmts = 0, failed_at = 0;
         Batch b = {};
         Buf q = {};
-        uint64_t n_done = 0, records = 0;
-        const char *cursors[GROUP_MAX];
         int r;
 
         for (size_t i = 0; i < g->n; i++)
                 cursors[i] = g->jobs[i].cursor;
-        r = db_exec(w->m, "START TRANSACTION");
-        if (r == 0) {
-                r = build_batch(w, d, g, &b, &q);
-                if (r == -EBADMSG)
-                        snprintf(why, 256, "a stored record does not match the dataset's fields (schema changed since it was accepted?)");
-                else if (r == 0 && (r = exec_buf(w, &q, UINT64_MAX)) == -EIO)
-                        /* copied now: ROLLBACK clears it */
-                        snprintf(why, 256, "%u: %s", mysql_errno(w->m), mysql_error(w->m));
-        }
-        for (size_t i = 0; i < g->n; i++)
-                if (completes(&g->jobs[i])) {
+        buf_puts(&q, "START TRANSACTION; ");
+        want[n_stmts++] = UINT64_MAX;
+        r = build_batch(w, d, g, &b, &q);
+        want[n_stmts++] = UINT64_MAX;
+        if (r == -EBADMSG)
+                snprintf(why, 256, "a stored record does not match the dataset's fields (schema changed since it was accepted?)");
+        for (size_t i = 0; i < g->n; i++) {
+                const Job *j = &g->jobs[i];
+                if (completes(j)) {
                         n_done++;
-                        records += g->jobs[i].records;
-                }
+                        records += j->records;
+                } else if (!j->finished && b.taken[i] == 0)
+                        n_idle++;
+        }
         if (r == 0 && n_done) {
-                buf_puts(&q, "UPDATE ingest_jobs SET processed = records, status = 'done', due_at = NULL,"
+                buf_puts(&q, "; UPDATE ingest_jobs SET processed = records, status = 'done', due_at = NULL,"
                              " finished_at = NOW(6) WHERE status = 'running' AND id IN ");
                 id_list(&q, g, completes);
                 buf_puts(&q, " AND lease_owner = ");
                 quote_owner(w, &q);
-                r = exec_buf(w, &q, n_done);
+                want[n_stmts++] = n_done;
+                buf_puts(&q, "; DELETE FROM ingest_payloads WHERE job_id IN ");
+                id_list(&q, g, completes);
+                want[n_stmts++] = UINT64_MAX;
+                buf_printf(&q, "; INSERT INTO ingest_counters (owner, instance, jobs_done, records_done) VALUES (");
+                db_quote(w->m, &q, w->counter_key, strlen(w->counter_key));
+                buf_puts(&q, ", ");
+                db_quote(w->m, &q, w->config->instance_id, strlen(w->config->instance_id));
+                buf_printf(&q, ", %" PRIu64 ", %" PRIu64 ") ON DUPLICATE KEY UPDATE jobs_done = jobs_done + %" PRIu64
+                               ", records_done = records_done + %" PRIu64, n_done, records, n_done, records);
+                want[n_stmts++] = UINT64_MAX;
         }
         for (size_t i = 0; r == 0 && i < g->n; i++) {
-                Job *j = &g->jobs[i];
-                if (j->finished || completes(j))
+                const Job *j = &g->jobs[i];
+                if (j->finished || completes(j) || b.taken[i] == 0)
                         continue;
-                /* progress (if any) and a renewed lease */
-                buf_printf(&q, "UPDATE ingest_jobs SET processed = %" PRIu64 ", due_at = NOW(6) + INTERVAL %" PRIu64
+                buf_printf(&q, "; UPDATE ingest_jobs SET processed = %" PRIu64 ", due_at = NOW(6) + INTERVAL %" PRIu64
                                " MICROSECOND WHERE status = 'running' AND id = %" PRIu64 " AND lease_owner = ",
                            j->processed + b.taken[i], (uint64_t) w->config->lease, j->id);
                 quote_owner(w, &q);
-                r = exec_buf(w, &q, 1);
+                want[n_stmts++] = 1;
         }
-        if (r == 0 && n_done) {
-                buf_puts(&q, "DELETE FROM ingest_payloads WHERE job_id IN ");
-                id_list(&q, g, completes);
-                r = exec_buf(w, &q, UINT64_MAX);
-                if (r == 0)
-                        r = counters_add(w, "jobs_done", n_done, records);
+        if (r == 0 && n_idle) {
+                buf_printf(&q, "; UPDATE ingest_jobs SET due_at = NOW(6) + INTERVAL %" PRIu64
+                               " MICROSECOND WHERE status = 'running' AND lease_owner = ", (uint64_t) w->config->lease);
+                quote_owner(w, &q);
+                buf_puts(&q, " AND id IN (");
+                for (size_t i = 0, first = 1; i < g->n; i++)
+                        if (!g->jobs[i].finished && !completes(&g->jobs[i]) && b.taken[i] == 0) {
+                                buf_printf(&q, "%s%" PRIu64, first ? "" : ",", g->jobs[i].id);
+                                first = 0;
+                        }
+                buf_puts(&q, ")");
+                want[n_stmts++] = n_idle;
         }
+        if (r == 0 && !q.data)
+                r = -ENOMEM;
+        if (r == 0) {
+                r = db_multi(w->m, q.data, q.len, got, n_stmts, &failed_at, NULL);
+                if (r == -EIO)  /* copied now: ROLLBACK clears it */
+                        snprintf(why, 256, "%u: %s", mysql_errno(w->m), mysql_error(w->m));
+        }
+        for (size_t i = 0; r == 0 && i < n_stmts; i++)
+                if (want[i] != UINT64_MAX && got[i] != want[i])
+                        r = -ESTALE;    /* a lease was lost meanwhile */
         if (r == 0)
                 r = db_exec(w->m, "COMMIT");
         buf_done(&q);
