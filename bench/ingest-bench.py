@@ -21,7 +21,7 @@ and the ratio ours/php of records/s (target >= 5) and whether ours' p99 is
 lower. The machine is shared: run it twice before believing a figure.
 
 Usage: bench/ingest-bench.py --build BUILD_DIR [--seconds 10] [--connections 16]
-       [--records 100] [--workers 2] [--fpm-children 8]
+       [--records 100] [--workers 4] [--batch-size 1000] [--db-threads 4] [--fpm-children 8]
 """
 
 import argparse
@@ -115,7 +115,8 @@ def main():
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--records", type=int, default=100)
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--batch-size", type=int, default=1000)
     ap.add_argument("--db-threads", type=int, default=4)
     ap.add_argument("--fpm-children", type=int, default=8)
     a = ap.parse_args()
@@ -145,8 +146,8 @@ def main():
             conf = os.path.join(tmp, "ingest.conf")
             with open(conf, "w") as f:
                 f.write("[ingest]\nlisten = %s\ndatasets = %s\ncredentials = %s\ndb_threads = %d\nmax_queue_depth = 1000000\n"
-                        "[database]\nsocket = %s\ndatabase = app\n[worker]\nbatch_size = 500\npoll_interval = 20ms\n"
-                        % (sock, dsdir, creds, a.db_threads, db.socket))
+                        "[database]\nsocket = %s\ndatabase = app\n[worker]\nbatch_size = %d\npoll_interval = 20ms\n"
+                        % (sock, dsdir, creds, a.db_threads, db.socket, a.batch_size))
             log = open(os.path.join(tmp, "plugin.log"), "w")
             procs.append(subprocess.Popen([api_bin, "--config", conf], stdout=log, stderr=log))
             for i in range(a.workers):
