@@ -39,6 +39,7 @@ struct Api {
         void (*drain_done)(void *userdata);
         void *drain_userdata;
         unsigned suspended;
+        uint64_t buffered;              /* decoded body bytes held, all requests */
 };
 
 typedef struct Req {
@@ -50,6 +51,7 @@ typedef struct Req {
         unsigned status;                /* the answer, once known */
         Buf answer;
         bool answer_ready, headers_done, in_flight;
+        uint64_t accounted;             /* this request's share of Api.buffered */
         char *location, *retry_after;
         JobTask *task;
 } Req;
@@ -302,7 +304,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                  * read and dropped, so the answer goes out on a clean
                  * connection. */
                 if (q->route == ROUTE_INGEST && !q->answer_ready && q->task) {
+                        size_t before = q->task->body.data.len;
+                        /* Many large bodies at once must not exhaust memory:
+                         * past max_buffered in total, new bytes are refused. */
+                        if (a->buffered + *upload_size > a->config->max_buffered) {
+                                unavailable(q, "too much request data is being received at once; retry later");
+                                *upload_size = 0;
+                                return MHD_YES;
+                        }
                         r = body_feed(&q->task->body, upload, *upload_size);
+                        q->accounted += q->task->body.data.len - before;
+                        a->buffered += q->task->body.data.len - before;
                         if (r == -EFBIG)
                                 req_error(q, 413, "too_large", "the body exceeds %" PRIu64 " bytes (or %" PRIu64 " decoded)",
                                           a->config->max_body, a->config->max_decoded);
@@ -345,6 +357,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         if (!q)
                 return;
         /* A suspended connection is never completed while its task runs. */
+        q->api->buffered -= q->accounted;
         job_task_free(q->task);
         buf_done(&q->answer);
         free(q->location);

@@ -67,8 +67,9 @@ static int on_config(void *user, const char *section, const char *name, const ch
                         t = &c->drain_timeout;
                 else if (streq(name, "stats_interval"))
                         t = &c->stats_interval;
-                else if (streq(name, "max_body") || streq(name, "max_decoded")) {
-                        uint64_t *p = streq(name, "max_body") ? &c->max_body : &c->max_decoded;
+                else if (streq(name, "max_body") || streq(name, "max_decoded") || streq(name, "max_buffered")) {
+                        uint64_t *p = streq(name, "max_body") ? &c->max_body :
+                                      streq(name, "max_decoded") ? &c->max_decoded : &c->max_buffered;
                         if (parse_size(value, p) < 0 || *p == 0 || *p > (uint64_t) 1 << 30)
                                 return BAD(st, "[ingest] %s=%s: a size from 1 to 1G expected (e.g. 8M)", name, value);
                         return 1;
@@ -320,7 +321,7 @@ int config_load(const char *path, IngestConfig **ret) {
         if (!c)
                 return -ENOMEM;
         *c = (IngestConfig) {
-                .max_body = 8 << 20, .max_decoded = 64 << 20, .max_queue = 10000, .db_threads = 4,
+                .max_body = 8 << 20, .max_decoded = 16 << 20, .max_buffered = 256 << 20, .max_queue = 10000, .db_threads = 4,
                 .max_pending = 256, .drain_timeout = 20 * USEC_PER_SEC, .stats_interval = USEC_PER_SEC,
                 .db_port = 3306, .db_timeout = 5 * USEC_PER_SEC, .batch_size = 500, .claim_batch = 16, .max_attempts = 5,
                 .lease = 30 * USEC_PER_SEC, .poll_interval = 200 * USEC_PER_MSEC,

@@ -50,6 +50,7 @@ typedef struct IngestConfig {
         char *instance_id;
         uint64_t max_body;      /* bytes on the wire */
         uint64_t max_decoded;   /* bytes after gunzip */
+        uint64_t max_buffered;  /* request bodies held in memory, all requests together */
         uint64_t max_queue;     /* queued+failed jobs before 429 */
         uint64_t db_threads;
         uint64_t max_pending;   /* requests waiting for a DB thread before 503 */

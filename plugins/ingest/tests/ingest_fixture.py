@@ -262,6 +262,32 @@ class Stack:
             raise AssertionError("\n".join(errors))
 
 
+class TableLock:
+    """Holds LOCK TABLES ingest_jobs, ingest_payloads WRITE from a root
+    session, so API requests that reach the database wait: a request that
+    stays in flight, deterministically. Release with release()."""
+
+    def __init__(self, db):
+        self.p = subprocess.Popen([MARIADB_CLIENT, "--no-defaults", "--protocol=socket", "--socket=" + db.socket,
+                                   "--user=root", "--batch", "--unbuffered", "--skip-column-names", "app"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.p.stdin.write("LOCK TABLES ingest_jobs WRITE, ingest_payloads WRITE;\nSELECT 'locked';\n")
+        self.p.stdin.flush()
+        if self.p.stdout.readline().strip() != "locked":
+            raise AssertionError("could not lock the tables")
+
+    def release(self):
+        if self.p.poll() is None:
+            self.p.stdin.write("UNLOCK TABLES;\n")
+            self.p.stdin.close()
+            self.p.wait(30)
+        self.p.stdout.close()
+
+
+def waiting_on_lock(db):
+    return any("lock" in (r[6] or "").lower() for r in db.sql("SHOW PROCESSLIST") if r[1] == "ingest")
+
+
 def record(i, **over):
     r = {"id": "r%06d" % i, "ts": "2026-01-02T03:04:05.5+01:00", "kind": "click", "value": i * 0.5, "count": i, "ok": i % 2 == 0}
     r.update(over)

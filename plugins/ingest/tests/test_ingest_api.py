@@ -6,10 +6,10 @@ import gzip
 import json
 import os
 import signal
-import subprocess
+import threading
 import unittest
 
-from ingest_fixture import IngestTestCase, KEY, OTHER_KEY, record, wait_for, MARIADB_CLIENT
+from ingest_fixture import IngestTestCase, KEY, OTHER_KEY, TableLock, record, wait_for, waiting_on_lock
 
 
 class ApiTest(IngestTestCase):
@@ -167,21 +167,12 @@ class ApiTest(IngestTestCase):
 
     def test_503_while_draining_and_inflight_request_completes(self):
         s = self.stack
-        # Hold the job table so one request stays in flight.
-        lock = subprocess.Popen([MARIADB_CLIENT, "--no-defaults", "--protocol=socket", "--socket=" + s.db.socket,
-                                 "--user=root", "--batch", "--unbuffered", "--skip-column-names", "app"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        lock = TableLock(s.db)         # one request stays in flight
+        result = []
         try:
-            lock.stdin.write("LOCK TABLES ingest_jobs WRITE, ingest_payloads WRITE;\nSELECT 'locked';\n")
-            lock.stdin.flush()
-            self.assertEqual(lock.stdout.readline().strip(), "locked")
-            import threading
-            result = []
             t = threading.Thread(target=lambda: result.append(s.post([record(1)], idem="inflight")))
             t.start()
-            wait_for(lambda: any("Waiting for table" in (r[6] or "") or "lock" in (r[6] or "").lower()
-                                 for r in s.db.sql("SHOW PROCESSLIST") if r[1] == "ingest"),
-                     what="the insert to wait on the lock")
+            wait_for(lambda: waiting_on_lock(s.db), what="the insert to wait on the lock")
             s.api.proc.send_signal(signal.SIGTERM)
             wait_for(lambda: "draining" in s.api.log(), what="drain to start")
             st, h, b = s.post([record(2)])
@@ -190,16 +181,36 @@ class ApiTest(IngestTestCase):
             self.assertEqual(h["retry-after"], "5")
             self.assertEqual(s.request("GET", "/health")[0], 503)
             self.assertTrue(s.api.running())
-            lock.stdin.write("UNLOCK TABLES;\n")
-            lock.stdin.close()
-            t.join(30)
-            self.assertEqual(result[0][0], 202, result)      # accepted before the drain: completed
         finally:
-            lock.kill()
-            lock.wait()
-            lock.stdout.close()
+            lock.release()
+        t.join(30)
+        self.assertEqual(result[0][0], 202, result)      # accepted before the drain: completed
         self.assertEqual(s.api.stop(), 0)
         self.assertEqual(s.db.sql("SELECT idempotency_key FROM ingest_jobs", database="app"), [["inflight"]])
+
+    def test_503_when_too_much_body_data_is_held_at_once(self):
+        s = self.stack
+        s.api.stop()
+        with open(s.conf) as f:
+            text = f.read()
+        with open(s.conf, "w") as f:
+            f.write(text.replace("[ingest]\n", "[ingest]\nmax_buffered = 64K\n"))
+        s.start_api()
+        big = [record(i, kind="k%d" % (i % 9)) for i in range(400)]     # ~60 KB of NDJSON
+        lock = TableLock(s.db)
+        result = []
+        try:
+            t = threading.Thread(target=lambda: result.append(s.post(big[:300])))
+            t.start()
+            wait_for(lambda: waiting_on_lock(s.db), what="the first request to wait on the lock")
+            st, h, b = s.post(big)
+            self.assertEqual((st, b["error"]), (503, "unavailable"), b)
+            self.assertIn("too much request data", b["message"])
+        finally:
+            lock.release()
+        t.join(30)
+        self.assertEqual(result[0][0], 202, result)
+        self.assertEqual(s.post(big)[0], 202)       # held data released: accepted again
 
     def test_job_that_keeps_failing_ends_dead_with_its_errors(self):
         s = self.stack
