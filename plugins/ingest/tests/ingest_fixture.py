@@ -191,7 +191,12 @@ class Stack:
         if not self.api.running():
             raise AssertionError("ingest-api exited:\n" + self.api.log())
         if wait_schema:
-            wait_for(lambda: self.request("GET", "/health")[0] == 200, what="the API to be ready:\n" + self.api.log())
+            def healthy():
+                try:
+                    return self.request("GET", "/health")[0] == 200
+                except OSError:     # bound but not listening yet
+                    return False
+            wait_for(healthy, what="the API to be ready")
         return self.api
 
     def start_worker(self, n=None):
