@@ -41,8 +41,3 @@ typedef struct Records {
 /* Returns 0 (see r->status for the verdict) or -ENOMEM. */
 int records_process(const Dataset *d, BodyFormat f, const char *body, size_t len, Records *r);
 void records_done(Records *r);
-
-/* Exposed for unit tests. */
-bool utf8_valid(const char *s, size_t n, size_t *ret_chars);
-/* RFC 3339 (or "YYYY-MM-DD HH:MM:SS[.f][Z|±hh:mm]") → UTC "YYYY-MM-DD HH:MM:SS.ffffff" */
-int timestamp_normalise(const char *s, char out[27]);

@@ -8,6 +8,7 @@
 #include "check.h"
 #include "conf.h"
 #include "credentials.h"
+#include "metrics.h"
 
 static char *write_tmp(const char *text, mode_t mode) {
         static char path[64];
@@ -127,7 +128,37 @@ static void test_dataset_errors(void) {
         }
 }
 
+static void test_metrics(void) {
+        Metrics m = {};
+        QueueStats q = { .depth = 7, .oldest_age = 12.5, .records_done = 1000 };
+        Buf b = {};
+
+        metrics_observe(&m, 202, 500);                  /* 0.5 ms */
+        metrics_observe(&m, 202, 3 * 1000);             /* 3 ms */
+        metrics_observe(&m, 503, 10 * 1000 * 1000);     /* 10 s: past the last bucket */
+        CHECK(metrics_render(&m, &b) == 0);
+        CHECK_CONTAINS(b.data, "ingest_http_responses_total{code=\"202\"} 2\n");
+        CHECK_CONTAINS(b.data, "ingest_http_request_duration_seconds_bucket{le=\"0.001\"} 1\n");
+        CHECK_CONTAINS(b.data, "ingest_http_request_duration_seconds_bucket{le=\"0.005\"} 2\n");
+        CHECK_CONTAINS(b.data, "ingest_http_request_duration_seconds_bucket{le=\"5\"} 2\n");
+        CHECK_CONTAINS(b.data, "ingest_http_request_duration_seconds_bucket{le=\"+Inf\"} 3\n");
+        CHECK_CONTAINS(b.data, "ingest_http_request_duration_seconds_count 3\n");
+        CHECK(!strstr(b.data, "ingest_queue_depth"));  /* no figures before the first query */
+        buf_done(&b);
+
+        metrics_stats(&m, &q, 1000000);
+        q.records_done = 3000;
+        metrics_stats(&m, &q, 3000000);                 /* 2000 records in 2 s */
+        CHECK(metrics_render(&m, &b) == 0);
+        CHECK_CONTAINS(b.data, "ingest_queue_depth 7\n");
+        CHECK_CONTAINS(b.data, "ingest_queue_oldest_age_seconds 12.500\n");
+        CHECK_CONTAINS(b.data, "ingest_records_per_second 1000.0\n");
+        CHECK_CONTAINS(b.data, "# TYPE ingest_jobs_done_total counter\n");
+        buf_done(&b);
+}
+
 int main(void) {
+        test_metrics();
         test_body();
         test_credentials();
         test_dataset_errors();

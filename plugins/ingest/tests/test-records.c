@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* records.c: parsing, validation and preprocessing, every verdict. */
 #include "check.h"
+#include "fields.h"
 #include "records.h"
 
 static Dataset *make_dataset(void) {
