@@ -199,10 +199,10 @@ class Stack:
             wait_for(healthy, what="the API to be ready")
         return self.api
 
-    def start_worker(self, n=None):
+    def start_worker(self, n=None, env=None):
         n = len(self.workers) + 1 if n is None else n
         w = Proc("ingest-worker-%d-%d" % (n, len(self.workers)), [INGEST_WORKER, "--config", self.conf, "--instance", str(n)],
-                 self.tmp)
+                 self.tmp, env=env)
         self.workers.append(w)
         return w
 

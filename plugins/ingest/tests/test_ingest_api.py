@@ -6,6 +6,7 @@ import gzip
 import json
 import os
 import signal
+import socket
 import threading
 import unittest
 
@@ -211,6 +212,31 @@ class ApiTest(IngestTestCase):
         t.join(30)
         self.assertEqual(result[0][0], 202, result)
         self.assertEqual(s.post(big)[0], 202)       # held data released: accepted again
+
+    def test_sd_notify_ready_status_and_watchdog(self):
+        s = self.stack
+        path = os.path.join(self.tmp, "notify.sock")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        sock.settimeout(0.2)
+        got = []
+
+        def messages(prefix):
+            try:
+                while True:
+                    got.extend(sock.recv(4096).decode().split("\n"))
+            except socket.timeout:
+                pass
+            return [m for m in got if m.startswith(prefix)]
+        try:
+            s.start_worker(env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"})
+            wait_for(lambda: messages("READY=1"), what="READY=1 from the worker")
+            wait_for(lambda: messages("STATUS=processing jobs"), what="its STATUS")
+            wait_for(lambda: len(messages("WATCHDOG=1")) >= 2, what="watchdog pings while idle")
+            s.workers[-1].stop()
+            wait_for(lambda: messages("STOPPING=1"), what="STOPPING=1 on SIGTERM")
+        finally:
+            sock.close()
 
     def test_job_that_keeps_failing_ends_dead_with_its_errors(self):
         s = self.stack
