@@ -150,6 +150,19 @@ class Stack:
 
     def __init__(self, tmpdir, db=None, datasets=None, ingest_extra="", worker_extra=""):
         self.tmp = tmpdir
+        self.api = None
+        self.workers = []
+        self.db = None
+        try:
+            self._setup(db, datasets, ingest_extra, worker_extra)
+        except BaseException:
+            try:
+                self.close()
+            finally:
+                raise
+
+    def _setup(self, db, datasets, ingest_extra, worker_extra):
+        tmpdir = self.tmp
         self.db = db or MariaDB(os.path.join(tmpdir, "db"))
         if not self.db.running():
             self.db.start()
@@ -171,8 +184,6 @@ class Stack:
                     "[database]\nsocket = %s\ndatabase = app\ntimeout = 3s\n"
                     "[worker]\nbatch_size = 50\nlease = 3s\npoll_interval = 50ms\nbackoff = 200ms\nbackoff_max = 1s\n%s\n"
                     % (self.socket, self.dsdir, self.creds, ingest_extra, self.db.socket, worker_extra))
-        self.api = None
-        self.workers = []
 
     def write_credentials(self, keys, password="pw-ingest-1"):
         tmp = self.creds + ".tmp"
@@ -260,7 +271,8 @@ class Stack:
             except AssertionError as e:
                 errors.append(str(e))
         try:
-            self.db.stop()
+            if self.db:
+                self.db.stop()
         except ServiceError as e:
             errors.append(str(e))
         if errors:
@@ -300,23 +312,25 @@ def record(i, **over):
 
 
 class IngestTestCase(unittest.TestCase):
+    """Cleanups, not tearDown: they also run when setUp fails half way, so
+    no MariaDB or daemon outlives its test."""
+
     def setUp(self):
         self._tmp = tempfile.TemporaryDirectory(prefix="ingest-it-")
+        self.addCleanup(self._tmp.cleanup)
         self.tmp = self._tmp.name
         self.stack = None
 
     def make_stack(self, **kw):
-        self.stack = Stack(self.tmp, **kw)
+        self.stack = Stack(self.tmp, **kw)     # stops what it started if it fails
+        self.addCleanup(self._close_stack)
         return self.stack
 
-    def tearDown(self):
+    def _close_stack(self):
+        s = self.stack
         failed = not getattr(getattr(self, "_outcome", None), "success", True)
-        try:
-            if self.stack:
-                if failed:
-                    for p in [self.stack.api] + self.stack.workers:
-                        if p:
-                            sys.stderr.write("---- %s ----\n%s\n" % (p.name, p.log()[-5000:]))
-                self.stack.close()
-        finally:
-            self._tmp.cleanup()
+        if failed:
+            for p in [s.api] + s.workers:
+                if p:
+                    sys.stderr.write("---- %s ----\n%s\n" % (p.name, p.log()[-5000:]))
+        s.close()
