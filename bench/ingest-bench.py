@@ -91,6 +91,21 @@ def wrk(url, seconds, connections, records, prefix):
     return figures
 
 
+def api_healthy(sock):
+    """GET /health on the API's socket answers 200 (schema in place)."""
+    import socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(2)
+    try:
+        s.connect(sock)
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        return s.recv(64).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 def smoke(url):
     """One POST before the run: a side that does not answer 2xx is a setup
     error, reported with its answer, not a figure."""
@@ -176,8 +191,7 @@ def main():
             fpm = PhpFpm(fpm_dir, pool_text=pool).start()
             nginx = Nginx(os.path.join(tmp, "nginx"), site_text=lambda port: nginx_site(port, sock, fpm_sock, script)).start()
             deadline = time.monotonic() + 30
-            while db.sql("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'app'"
-                         " AND TABLE_NAME = 'bench_events'") != [["1"]]:
+            while not api_healthy(sock):
                 if time.monotonic() > deadline:
                     raise SystemExit("ingest-bench: the plugin never created its tables; see " + log.name)
                 time.sleep(0.1)

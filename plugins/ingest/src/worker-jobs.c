@@ -249,6 +249,38 @@ static int fetch_payloads(Worker *w, Group *g) {
         return r < 0 ? failed(w, r) : 0;
 }
 
+/* What records.c writes for int, float and bool: digits, sign, point and
+ * exponent only. Anything else is quoted, whatever its field type. */
+static bool digits(const char **s) {
+        const char *start = *s;
+        while (**s >= '0' && **s <= '9')
+                (*s)++;
+        return *s > start;
+}
+
+static bool numeric(const char *s) {
+        /* -?D+(.D+)?(e[+-]?D+)? : one literal, never an expression */
+        if (strlen(s) > 32)
+                return false;
+        if (*s == '-')
+                s++;
+        if (!digits(&s))
+                return false;
+        if (*s == '.') {
+                s++;
+                if (!digits(&s))
+                        return false;
+        }
+        if (*s == 'e' || *s == 'E') {
+                s++;
+                if (*s == '+' || *s == '-')
+                        s++;
+                if (!digits(&s))
+                        return false;
+        }
+        return *s == 0;
+}
+
 /* One record line → a VALUES tuple. */
 static int add_row(Worker *w, const Dataset *d, const char *line, size_t n, uint64_t job_id, bool first, Buf *q) {
         cJSON *a = cJSON_ParseWithLength(line, n), *v;
@@ -258,11 +290,15 @@ static int add_row(Worker *w, const Dataset *d, const char *line, size_t n, uint
                 return -EBADMSG;
         }
         buf_puts(q, first ? "(" : ",(");
+        size_t i = 0;
         cJSON_ArrayForEach(v, a) {
-                if (cJSON_IsString(v))
-                        db_quote(w->m, q, v->valuestring, strlen(v->valuestring));
-                else
+                FieldType t = d->fields[i++].type;
+                if (!cJSON_IsString(v))
                         buf_puts(q, "NULL");
+                else if ((t == FIELD_INT || t == FIELD_FLOAT || t == FIELD_BOOL) && numeric(v->valuestring))
+                        buf_puts(q, v->valuestring);    /* a number literal: no string-to-number cast in the server */
+                else
+                        db_quote(w->m, q, v->valuestring, strlen(v->valuestring));
                 buf_puts(q, ",");
         }
         cJSON_Delete(a);
