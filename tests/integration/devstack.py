@@ -73,6 +73,10 @@ def main():
         nginx = Nginx(os.path.join(state, "nginx"), site_path=os.path.join(state, "nginx/site.conf"), port=port)
         nginx.start()
         stop.append(nginx.stop)
+        # The ingestion plugin (plugins/ingest/): its API behind its own nginx for now.
+        sys.path.insert(0, os.path.join(REPO, "plugins", "ingest", "tests"))
+        import devstack_ingest
+        ingest_lines = devstack_ingest.start(state, db, build, stop, Nginx)
         ctl = "%s/agent/src/agentctl --socket %s/run/control.sock" % (build, state)
         sys.stderr.write("""
   The instance stack is up (files in .dev/):
@@ -84,6 +88,7 @@ def main():
 
   Ctrl-C stops everything.
 """.format(port=port, ctl=ctl, url=fake.url, py=sys.executable, here=HERE))
+        sys.stderr.write("".join("    %s\n" % line for line in ingest_lines) + "\n")
         with open(os.path.join(state, "run", "stack.json"), "w") as f:
             json.dump({"fake": fake.url, "db_socket": db.socket, "db_port": db.port}, f)
         signal.sigwait([signal.SIGINT, signal.SIGTERM])

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Shared by worker.c (the process: signals, connection, main loop) and
+ * worker-jobs.c (claiming and processing jobs). */
+
+#include "db.h"
+#include "worker.h"
+
+#define ERRORS_KEPT 5
+#define GROUP_MAX 16
+
+struct Worker {
+        const IngestConfig *config;
+        Credentials *creds;
+        MYSQL *m;
+        bool migrated;
+        char owner[256], counter_key[256];
+        int sigfd;
+        bool draining;
+        usec_t drain_deadline, watchdog_usec, last_ping;
+        unsigned connect_failures;
+};
+
+typedef struct Job {
+        uint64_t id, records, processed, attempts;
+        char *errors;           /* the job's JSON array of attempt errors */
+        char *body;             /* its payload, once fetched */
+        const char *cursor, *end;
+        bool finished;          /* done, failed, dead, released or let go */
+} Job;
+
+/* Jobs of one dataset claimed together: small jobs share transactions,
+ * so the per-job cost (claim, completion, commit) is paid once for many. */
+typedef struct Group {
+        char dataset[65];
+        Job jobs[GROUP_MAX];
+        size_t n;
+} Group;
+
+void check_signals(Worker *w, usec_t timeout);
+void disconnect(Worker *w);
+int failed(Worker *w, int r);
+usec_t backoff(const IngestConfig *c, uint64_t attempt);
+char *errors_append(const char *old, uint64_t attempt, const char *msg);
+
+/* 1 and *g when jobs were claimed, 0 when none is due, <0 on error. */
+int group_claim(Worker *w, Group *g);
+int group_process(Worker *w, Group *g);
+void group_done(Group *g);
