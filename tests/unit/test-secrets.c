@@ -24,6 +24,20 @@ static void test_secret_value_parse(void) {
         CHECK_STREQ(v.field_values[3], "true");
         secret_value_done(&v);
 
+        /* issue 16 #2: numbers past long long's range are not cast to it
+         * (undefined behaviour, caught by UBSan's float-cast-overflow in
+         * the ASan build); integers that fit print as digits. */
+        CHECK_EQ_INT(secret_value_parse(S("{\"VersionId\":\"v1\",\"SecretString\":"
+                                          "\"{\\\"a\\\":1e19,\\\"b\\\":-1e300,\\\"c\\\":9007199254740993,"
+                                          "\\\"d\\\":-42,\\\"e\\\":0.5}\"}"), &v, &reason), 0);
+        CHECK_EQ_INT(v.n_fields, 5);
+        CHECK_STREQ(v.field_values[0], "1e+19");
+        CHECK_STREQ(v.field_values[1], "-1.0000000000000001e+300");
+        CHECK_STREQ(v.field_values[2], "9007199254740992");
+        CHECK_STREQ(v.field_values[3], "-42");
+        CHECK_STREQ(v.field_values[4], "0.5");
+        secret_value_done(&v);
+
         /* A plain string is one value. */
         CHECK_EQ_INT(secret_value_parse(S("{\"VersionId\":\"v2\",\"SecretString\":\"just-a-token\"}"), &v, &reason), 0);
         CHECK_EQ_INT(v.n_fields, 0);

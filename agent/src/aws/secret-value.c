@@ -38,7 +38,9 @@ static char *field_text(const cJSON *item) {
                 return strdup(cJSON_IsTrue(item) ? "true" : "false");
         if (cJSON_IsNumber(item)) {
                 double d = item->valuedouble;
-                if (isfinite(d) && d == (double) (long long) d)
+                /* Cast only what fits: 1e19 as a long long is undefined
+                 * behaviour, and prints in exponent form instead. */
+                if (isfinite(d) && d >= -0x1p63 && d < 0x1p63 && d == (double) (long long) d)
                         snprintf(buf, sizeof(buf), "%lld", (long long) d);
                 else
                         snprintf(buf, sizeof(buf), "%.17g", d);
