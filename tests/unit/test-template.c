@@ -352,7 +352,45 @@ static void test_variables(void) {
         free(error);
 }
 
+/* issue 16 #6: a template as large as allowed, made of distinct names (and
+ * each used twice): every name once, in order. De-duplicating by scanning
+ * the list took minutes here (the test's timeout fails it); the time itself
+ * is measured by bench/template-names. */
+static void test_many_distinct_names(void) {
+        static const char alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-";
+        size_t cap = TEMPLATE_SIZE_MAX, len = 0, count = 0, n = 0;
+        char *t = malloc(cap), **names = NULL, *error = NULL;
+
+        CHECK(t != NULL);
+        if (!t)
+                return;
+        /* "{{abc}}" (7 bytes) for names 0..N-1, then the first thousand again. */
+        for (size_t i = 0; len + 7 <= cap - 7000; i++, count++) {
+                size_t k = i;
+                t[len++] = '{';
+                t[len++] = '{';
+                for (int j = 0; j < 3; j++, k /= 64)
+                        t[len++] = alphabet[k % 64];
+                t[len++] = '}';
+                t[len++] = '}';
+        }
+        CHECK(count > 140000 && count < 64 * 64 * 64);
+        memcpy(t + len, t, 7000);
+        len += 7000;
+        CHECK_EQ_INT(template_variables("big", t, len, &names, &n, &error), 0);
+        CHECK_EQ_INT(n, count);
+        if (names && n == count) {
+                CHECK_STREQ(names[0], "aaa");
+                CHECK_STREQ(names[1], "baa");
+                CHECK_STREQ(names[64], "aba");
+                CHECK(names[count] == NULL);
+        }
+        template_names_free(names);
+        free(t);
+}
+
 TEST_MAIN(
+        test_many_distinct_names();
         test_formats();
         test_variables_and_syntax();
         test_sections();
