@@ -321,6 +321,19 @@ static void test_error_never_holds_value(void) {
         free(error);
 }
 
+/* Found by fuzz-template: an empty value's escaped form was not
+ * NUL-terminated (the header promises it is). */
+static void test_escape_empty(void) {
+        for (TemplateFormat f = 0; f < _TEMPLATE_FORMAT_MAX; f++) {
+                char *e = NULL;
+                size_t el = 1;
+                CHECK_EQ_INT(template_escape(f, "", 0, &e, &el), 0);
+                CHECK_EQ_INT(el, 0);
+                CHECK(e && e[0] == 0);
+                free(e);
+        }
+}
+
 static void test_variables(void) {
         const char *t = "{{! c }}{{instance.id}}{{#tags.Name}}{{tags.Name}}{{instance.id}}{{/tags.Name}}"
                         "{{^secret.db}}{{secret.db.password}}{{/secret.db}}";
@@ -400,4 +413,5 @@ TEST_MAIN(
         test_escaping();
         test_error_never_holds_value();
         test_variables();
+        test_escape_empty();
 )

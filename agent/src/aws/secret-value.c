@@ -146,3 +146,24 @@ oom:
         *reason = "out of memory";
         return -ENOMEM;
 }
+
+const char *secret_describe_current(const char *body, size_t len, const char *stage, cJSON **ret_doc) {
+        cJSON *j = cJSON_ParseWithLength(body, len);
+        const cJSON *map, *v;
+        const char *current = NULL;
+
+        *ret_doc = j;
+        map = cJSON_GetObjectItemCaseSensitive(j, "VersionIdsToStages");
+        if (!cJSON_IsObject(map))
+                return NULL;
+        cJSON_ArrayForEach(v, map) {
+                const cJSON *st;
+                /* Same bound as GetSecretValue's VersionId. */
+                if (!v->string || strlen(v->string) > 64 || !cJSON_IsArray(v))
+                        continue;
+                cJSON_ArrayForEach(st, v)
+                        if (cJSON_IsString(st) && streq(st->valuestring, stage))
+                                current = v->string;
+        }
+        return current;
+}

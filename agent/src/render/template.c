@@ -727,6 +727,8 @@ int template_escape(TemplateFormat format, const char *value, size_t len, char *
                 buffer_wipe(&b);
                 return r;
         }
+        /* An empty value appends nothing: terminate here, not in append. */
+        b.data[b.len] = 0;
         *ret = b.data;
         if (ret_len)
                 *ret_len = b.len;
