@@ -128,23 +128,37 @@ static bool has_pending_input(int fd) {
         return ioctl(fd, FIONREAD, &n) == 0 && n > 0;
 }
 
-/* The connection to close for room: the oldest one still waiting for its
- * request among those of peer (NULL: any), other than except, preferring
- * one with nothing unread. A fresh client has sent its request by the time
- * a flood of newer connections is accepted: what is unread is about to be
- * served, while an idle or slow client has nothing waiting. */
+/* The connection to close for room: one still waiting for its request,
+ * among those of peer (NULL: any), other than except. Preferred, in order:
+ * nothing unread (a fresh client has sent its request by the time newer
+ * connections are accepted: what is unread is about to be served, while an
+ * idle or slow client has nothing waiting); from the peer holding the most
+ * connections (a flood comes from few peers, the probe from one
+ * connection); the oldest. Only the oldest few are weighed: accepts stay
+ * cheap under a flood. */
+#define CANDIDATES 16
+static unsigned peer_count(ConnGuard *g, const GuardedConn *peer);
 static GuardedConn *oldest_waiting(ConnGuard *g, const GuardedConn *peer, const GuardedConn *except) {
-        GuardedConn *fallback = NULL;
+        GuardedConn *best = NULL, *fallback = NULL;
+        unsigned best_count = 0, n = 0;
 
-        for (GuardedConn *c = g->conns; c; c = c->conns_next) {
+        for (GuardedConn *c = g->conns; c && n < CANDIDATES; c = c->conns_next) {
+                unsigned k;
                 if (!c->waiting || c == except ||
                     (peer && (c->peer_len != peer->peer_len || memcmp(c->peer, peer->peer, c->peer_len) != 0)))
                         continue;
-                if (!has_pending_input(c->fd))
-                        return c;
-                fallback = fallback ?: c;
+                if (has_pending_input(c->fd)) {
+                        fallback = fallback ?: c;
+                        continue;
+                }
+                n++;
+                k = peer ? 1 : peer_count(g, c);
+                if (k > best_count) {
+                        best = c;
+                        best_count = k;
+                }
         }
-        return fallback;
+        return best ?: fallback;
 }
 
 static unsigned peer_count(ConnGuard *g, const GuardedConn *peer) {

@@ -28,7 +28,7 @@
 
 #include "macro.h"
 
-#define CONN_GUARD_RESERVE 16U
+#define CONN_GUARD_RESERVE 64U
 #define CONN_GUARD_PEER_MAX 16U         /* bytes of a peer key: an IPv6 address */
 
 typedef struct ConnGuard ConnGuard;
