@@ -278,7 +278,8 @@ static void test_hostile_files(void) {
         CHECK(f != NULL);
         if (!f)
                 return;
-        fwrite("[aws]\nregion = eu-west-1\0[evil]\nx = 1\n", 1, 40, f);
+        static const char nul_line[] = "[aws]\nregion = eu-west-1\0[evil]\nx = 1\n";
+        fwrite(nul_line, 1, sizeof(nul_line) - 1, f);
         fclose(f);
         e = load(NULL);
         CHECK_CONTAINS(e, "agentd.conf:2: line holds a NUL byte");
