@@ -4,8 +4,8 @@ connections, invalid chunking, conflicting Content-Length. Throughout, a
 prober plays the ALB's check: a fresh connection and a /health request
 every 50 ms on TCP and on the unix socket. Every one of them must be
 answered 200; afterwards agentd's descriptors and RSS are back to where
-they were. The 100 ms answer target is measured by bench/health-bench.py
-(--hostile); here the latency is printed and only checked against a
+they were. The 100 ms answer target is measured by
+bench/health-hostile-bench.py; here the latency is printed and only checked against a
 generous bound, and not at all under valgrind.
 
 Attackers connect from 127.0.0.2 and up (all of 127.0.0.0/8 is loopback),
@@ -27,6 +27,13 @@ MAX_CONN = 32
 PER_PEER = 8
 REQUEST_TIMEOUT = 1.0       # seconds ([health] request_timeout)
 GET = b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+
+
+def sanitized(pid):
+    """Is agentd built with ASan? Its allocator keeps freed memory in a
+    quarantine (RSS does not come back) and moves every realloc."""
+    with open("/proc/%d/maps" % pid) as f:
+        return "libasan" in f.read()
 
 
 def fd_count(pid):
@@ -114,9 +121,10 @@ class Prober(threading.Thread):
               flush=True)
         test.assertEqual(failed, [], "%s: a fresh client was not answered" % scenario)
         if not VALGRIND:
-            # The target is 100 ms (bench/health-bench.py --hostile); a
-            # test on a shared 2-core machine only catches a stall.
-            test.assertLess(lat[-1], 1.0 * SLOW, "%s: a fresh client waited %.0f ms" % (scenario, lat[-1] * 1e3))
+            # The target is 100 ms (bench/health-hostile-bench.py); a test on
+            # a shared 2-core machine (load 9 seen, 1.5 s outliers) only
+            # catches a stall; an unanswered probe fails above.
+            test.assertLess(lat[-1], 5.0 * SLOW, "%s: a fresh client waited %.0f ms" % (scenario, lat[-1] * 1e3))
 
 
 class HealthHostileTest(AgentTestCase):
@@ -184,7 +192,8 @@ class HealthHostileTest(AgentTestCase):
         self.close_all()
         wait_for(lambda: fd_count(self.pid) <= self.fds, timeout=10,
                  what="agentd's fds back to %d (now %d)" % (self.fds, fd_count(self.pid)))
-        if not VALGRIND:        # valgrind's own RSS says nothing of agentd's
+        # valgrind's own RSS says nothing of agentd's; ASan's quarantine keeps freed memory.
+        if not VALGRIND and not sanitized(self.pid):
             wait_for(lambda: rss_kib(self.pid) <= self.rss + 2048, timeout=10,
                      what="agentd's RSS back to %d KiB + 2 MiB (now %d KiB)" % (self.rss, rss_kib(self.pid)))
         self.assertIsNone(self.a.proc.poll())
