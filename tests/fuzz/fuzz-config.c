@@ -35,6 +35,12 @@ static void remove_file(const char *name) {
         (void) unlink(p);
 }
 
+static void cleanup(void) {
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        (void) !system(cmd);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char *parts[MAX_FILES], *error = NULL, name[64];
         size_t lens[MAX_FILES];
@@ -50,6 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 snprintf(name, sizeof(name), "%s/agentd.conf.d", dir);
                 if (mkdir(name, 0700) < 0)
                         abort();
+                atexit(cleanup);
         }
         if (size > 256 * 1024)
                 return 0;

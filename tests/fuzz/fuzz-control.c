@@ -61,15 +61,21 @@ static const ControlCommand commands[] = {
         {}
 };
 
-static void setup(void) {
-        char dir[] = "/tmp/fuzz-control-XXXXXX";
+static char dir[] = "/tmp/fuzz-control-XXXXXX";
 
+static void cleanup(void) {
+        server = control_server_free(server);   /* unlinks the socket */
+        (void) rmdir(dir);
+}
+
+static void setup(void) {
         log_set_max_level(LOG_CRIT);
         if (!mkdtemp(dir))
                 abort();
         snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/control.sock", dir);
         if (sd_event_new(&event) < 0 || control_server_new(event, addr.sun_path, commands, NULL, &server) < 0)
                 abort();
+        atexit(cleanup);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
