@@ -98,7 +98,7 @@ check_directives() {
         for line in Type=notify NotifyAccess=main Restart=on-failure \
                     Wants=network-online.target After=network-online.target \
                     WantedBy=multi-user.target ProtectSystem=strict ProtectHome=yes \
-                    PrivateTmp=yes NoNewPrivileges=yes \
+                    PrivateTmp=yes NoNewPrivileges=yes LimitCORE=0 \
                     "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK" \
                     SystemCallFilter=@system-service \
                     "ReadWritePaths=/run/agentd /var/lib/agentd"; do

@@ -306,5 +306,30 @@ class RenderTest(AgentTestCase):
         self.assertIn('"late-pass"', self.read(self.pool))
 
 
+class CheckConfigHostileFilesTest(AgentTestCase):
+    """issue 16 #6: a FIFO planted as a drop-in or as a template makes
+    `agentd --check-config` fail at once, naming it; it never blocks."""
+
+    def test_fifo_dropin_and_template(self):
+        import subprocess
+        from harness import AGENTD, SLOW
+        d = os.path.join(self.tmp, "cc")
+        os.makedirs(os.path.join(d, "agentd.conf.d"))
+        tpl = os.path.join(self.tmp, "t.conf.in")
+        os.mkfifo(tpl)
+        with open(os.path.join(d, "agentd.conf"), "w") as f:
+            f.write("[render.x]\ntemplate = %s\ntarget = %s/out\n" % (tpl, self.tmp))
+        p = subprocess.run([AGENTD, "--config", d, "--check-config"], capture_output=True, text=True,
+                           timeout=30 * SLOW)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("cannot read template %s: not a regular file" % tpl, p.stderr)
+        fifo = os.path.join(d, "agentd.conf.d", "50-x.conf")
+        os.mkfifo(fifo)
+        p = subprocess.run([AGENTD, "--config", d, "--check-config"], capture_output=True, text=True,
+                           timeout=30 * SLOW)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("%s: not a regular file" % fifo, p.stderr)
+
+
 if __name__ == "__main__":
     main()

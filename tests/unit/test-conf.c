@@ -267,6 +267,38 @@ static void test_single_file_and_missing(void) {
         free(error);
 }
 
+/* issue 16 #6: what inih would mangle or a reader would block on. */
+static void test_hostile_files(void) {
+        char p[300], *e;
+        FILE *f;
+
+        /* A NUL byte: the line is refused, its tail never parsed as a line. */
+        snprintf(p, sizeof(p), "%s/agentd.conf", dir);
+        f = fopen(p, "we");
+        CHECK(f != NULL);
+        if (!f)
+                return;
+        static const char nul_line[] = "[aws]\nregion = eu-west-1\0[evil]\nx = 1\n";
+        fwrite(nul_line, 1, sizeof(nul_line) - 1, f);
+        fclose(f);
+        e = load(NULL);
+        CHECK_CONTAINS(e, "agentd.conf:2: line holds a NUL byte");
+        CHECK(e && !strstr(e, "evil"));
+        free(e);
+        remove_file("agentd.conf");
+
+        /* A FIFO as a drop-in: refused at once (opening it would block
+         * until a writer came). alarm(): a blocked test fails, not hangs. */
+        snprintf(p, sizeof(p), "%s/agentd.conf.d/50-fifo.conf", dir);
+        CHECK(mkfifo(p, 0600) == 0);
+        alarm(20);
+        e = load(NULL);
+        alarm(0);
+        CHECK_CONTAINS(e, "50-fifo.conf: not a regular file");
+        free(e);
+        unlink(p);
+}
+
 static void cleanup(void) {
         char cmd[300];
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
@@ -284,5 +316,6 @@ TEST_MAIN(
         test_errors();
         test_single_file_and_missing();
         test_health_and_checks();
+        test_hostile_files();
         cleanup();
 )

@@ -4,6 +4,7 @@
 #include "credentials.h"
 #include "imds.h"
 #include "time-util.h"
+#include "dontdump.h"
 #include "tests.h"
 
 static void test_refresh_time(void) {
@@ -36,6 +37,8 @@ static void test_parse_imds_credentials(void) {
                                             "\"Expiration\":\"2026-11-26T04:00:00Z\"}", &a, &reason), 0);
         CHECK_STREQ(a.access_key_id, "ASIAABCDEFGHIJKLMNOP");
         CHECK_STREQ(a.session_token, "tok==");
+        /* issue 16 #6: the secret key and the token never in a core dump. */
+        CHECK(dontdump(a.secret_access_key) && dontdump(a.session_token));
         CHECK_EQ_INT(parse_rfc3339("2026-11-26T04:00:00Z", &t), 0);
         CHECK_EQ_INT(a.expiration, t);
         aws_credentials_done(&a);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 
+#include "guard.h"
 #include "parse-util.h"
 #include "time-util.h"
 #include "tests.h"
@@ -89,6 +90,21 @@ static void test_time(void) {
         CHECK(parse_rfc3339("2026-11-25T23:00:00", &t) < 0);
         CHECK(parse_rfc3339("garbage", &t) < 0);
         CHECK(parse_rfc3339("2026-11-25T23:00:00Zjunk", &t) < 0);
+        /* issue 16 #1: a short offset made the parser skip six bytes past
+         * what it had read, beyond the string's end (crashes here on the
+         * guard page). Exactly "+hh:mm" is accepted. */
+        static const char *const bad_offsets[] = {
+                "2026-12-01T00:00:00+1:2", "2026-12-01T00:00:00+1", "2026-12-01T00:00:00+", "2026-12-01T00:00:00-01:",
+                "2026-12-01T00:00:00+01:0", "2026-12-01T00:00:00+ 1:02", "2026-12-01T00:00:00+-1:02",
+                "2026-12-01T00:00:00+24:00", "2026-12-01T00:00:00+01:60", "2026-12-01T00:00:00+0100",
+        };
+        for (size_t i = 0; i < sizeof(bad_offsets) / sizeof(bad_offsets[0]); i++) {
+                CHECK_EQ_INT(parse_rfc3339(guarded(bad_offsets[i]), &t), -EINVAL);
+                guarded_free();
+        }
+        CHECK_EQ_INT(parse_rfc3339(guarded("2026-11-25T20:30:00-02:30"), &t), 0);
+        guarded_free();
+        CHECK_STREQ(format_rfc3339(buf, sizeof(buf), t), "2026-11-25T23:00:00Z");
         CHECK_EQ_INT(parse_http_date("Wed, 25 Nov 2026 23:00:00 GMT", &t), 0);
         CHECK_STREQ(format_rfc3339(buf, sizeof(buf), t), "2026-11-25T23:00:00Z");
         CHECK(parse_http_date("yesterday", &t) < 0);

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stddef.h>
 #include <unistd.h>
 
@@ -134,4 +136,26 @@ static void test_verify(void) {
         expect_verify_error("[render.a]\ntemplate = t\ntarget = /etc/nginx/\n", "names a directory");
 }
 
-TEST_MAIN(test_parse_and_defaults(); test_values_refused(); test_verify();)
+/* issue 16 #6: a FIFO as template: --check-config says so at once (a
+ * blocking open would hang it; alarm() makes a hang fail the test). */
+static void test_check_config_fifo_template(void) {
+        char dir[] = "/tmp/test-render-settings-XXXXXX", fifo[64];
+        RenderSettings s, *list[] = { &s };
+
+        CHECK(mkdtemp(dir) != NULL);
+        snprintf(fifo, sizeof(fifo), "%s/t.conf.in", dir);
+        CHECK(mkfifo(fifo, 0600) == 0);
+        render_settings_init(&s);
+        s.name = strdup("fifo");
+        s.template_path = strdup(fifo);
+        s.target = strdup("/nonexistent/out.conf");
+        alarm(20);
+        CHECK_EQ_INT(render_check_config(list, 1), -EBADFD);
+        alarm(0);
+        render_settings_done(&s);
+        free(s.name);
+        unlink(fifo);
+        rmdir(dir);
+}
+
+TEST_MAIN(test_parse_and_defaults(); test_values_refused(); test_verify(); test_check_config_fifo_template();)

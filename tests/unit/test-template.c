@@ -321,6 +321,19 @@ static void test_error_never_holds_value(void) {
         free(error);
 }
 
+/* Found by fuzz-template: an empty value's escaped form was not
+ * NUL-terminated (the header promises it is). */
+static void test_escape_empty(void) {
+        for (TemplateFormat f = 0; f < _TEMPLATE_FORMAT_MAX; f++) {
+                char *e = NULL;
+                size_t el = 1;
+                CHECK_EQ_INT(template_escape(f, "", 0, &e, &el), 0);
+                CHECK_EQ_INT(el, 0);
+                CHECK(e && e[0] == 0);
+                free(e);
+        }
+}
+
 static void test_variables(void) {
         const char *t = "{{! c }}{{instance.id}}{{#tags.Name}}{{tags.Name}}{{instance.id}}{{/tags.Name}}"
                         "{{^secret.db}}{{secret.db.password}}{{/secret.db}}";
@@ -352,7 +365,45 @@ static void test_variables(void) {
         free(error);
 }
 
+/* issue 16 #6: a template as large as allowed, made of distinct names (and
+ * each used twice): every name once, in order. De-duplicating by scanning
+ * the list took minutes here (the test's timeout fails it); the time itself
+ * is measured by bench/template-names. */
+static void test_many_distinct_names(void) {
+        static const char alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-";
+        size_t cap = TEMPLATE_SIZE_MAX, len = 0, count = 0, n = 0;
+        char *t = malloc(cap), **names = NULL, *error = NULL;
+
+        CHECK(t != NULL);
+        if (!t)
+                return;
+        /* "{{abc}}" (7 bytes) for names 0..N-1, then the first thousand again. */
+        for (size_t i = 0; len + 7 <= cap - 7000; i++, count++) {
+                size_t k = i;
+                t[len++] = '{';
+                t[len++] = '{';
+                for (int j = 0; j < 3; j++, k /= 64)
+                        t[len++] = alphabet[k % 64];
+                t[len++] = '}';
+                t[len++] = '}';
+        }
+        CHECK(count > 140000 && count < 64 * 64 * 64);
+        memcpy(t + len, t, 7000);
+        len += 7000;
+        CHECK_EQ_INT(template_variables("big", t, len, &names, &n, &error), 0);
+        CHECK_EQ_INT(n, count);
+        if (names && n == count) {
+                CHECK_STREQ(names[0], "aaa");
+                CHECK_STREQ(names[1], "baa");
+                CHECK_STREQ(names[64], "aba");
+                CHECK(names[count] == NULL);
+        }
+        template_names_free(names);
+        free(t);
+}
+
 TEST_MAIN(
+        test_many_distinct_names();
         test_formats();
         test_variables_and_syntax();
         test_sections();
@@ -362,4 +413,5 @@ TEST_MAIN(
         test_escaping();
         test_error_never_holds_value();
         test_variables();
+        test_escape_empty();
 )

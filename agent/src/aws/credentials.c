@@ -11,6 +11,7 @@
 #include "backoff.h"
 #include "list.h"
 #include "json-util.h"
+#include "secure-alloc.h"
 #include "time-util.h"
 
 /* Never hand out credentials closer than this to their expiry (a quarter of
@@ -48,8 +49,8 @@ struct Credentials {
 
 void aws_credentials_done(AwsCredentials *a) {
         free(a->access_key_id);
-        strwipe_free(a->secret_access_key);
-        strwipe_free(a->session_token);
+        secure_free(a->secret_access_key);
+        secure_free(a->session_token);
         *a = (AwsCredentials) {};
 }
 
@@ -104,8 +105,8 @@ int credentials_parse_imds(const char *json, AwsCredentials *ret, const char **r
                 return -EBADMSG;
         }
         a.access_key_id = strdup(akid);
-        a.secret_access_key = strdup(secret);
-        a.session_token = strdup(token);
+        a.secret_access_key = secure_strdup(secret);
+        a.session_token = secure_strdup(token);
         a.expiration = e;
         if (!a.access_key_id || !a.secret_access_key || !a.session_token) {
                 aws_credentials_done(&a);
@@ -322,8 +323,8 @@ int credentials_start(Credentials *c) {
         if (!isempty(akid) && !isempty(secret)) {
                 c->from_env = true;
                 c->current.access_key_id = strdup(akid);
-                c->current.secret_access_key = strdup(secret);
-                c->current.session_token = isempty(token) ? NULL : strdup(token);
+                c->current.secret_access_key = secure_strdup(secret);
+                c->current.session_token = isempty(token) ? NULL : secure_strdup(token);
                 c->current.expiration = USEC_INFINITY;
                 if (!c->current.access_key_id || !c->current.secret_access_key ||
                     (!isempty(token) && !c->current.session_token))

@@ -104,42 +104,89 @@ static bool store_ipv4(Item *it, const char *v) {
         return v && inet_pton(AF_INET, v, &a) == 1 && free_and_strdup(it->field, v) >= 0;
 }
 
-static bool store_role(Item *it, const char *v) {
+int identity_parse_role(const char *listing, char **ret) {
         /* A listing: the first line is the role name. */
-        char name[129];
-        size_t l = strcspn(v, "\n");
-        if (l == 0 || l >= sizeof(name))
-                return false;
-        memcpy(name, v, l);
-        name[l] = 0;
-        for (const char *p = name; *p; p++)
-                if (!isalnum((unsigned char) *p) && !strchr("+=,.@_-", *p))
-                        return false;
-        return free_and_strdup(it->field, name) >= 0;
+        size_t l = strcspn(listing, "\n");
+
+        if (l == 0 || l > 128)
+                return -EBADMSG;
+        for (size_t i = 0; i < l; i++)
+                if (!isalnum((unsigned char) listing[i]) && !strchr("+=,.@_-", listing[i]))
+                        return -EBADMSG;
+        *ret = strndup(listing, l);
+        return *ret ? 0 : -ENOMEM;
 }
 
-static bool store_document(Item *it, const char *v) {
-        _cleanup_(cJSON_Deletep) cJSON *j = cJSON_Parse(v);
+int identity_parse_account(const char *document, char **ret) {
+        _cleanup_(cJSON_Deletep) cJSON *j = cJSON_Parse(document);
         const char *acct;
 
         if (!cJSON_IsObject(j))
-                return false;
+                return -EBADMSG;
         acct = json_get_string(j, "accountId");
         if (!acct || strlen(acct) != 12 || strspn(acct, "0123456789") != 12)
+                return -EBADMSG;
+        *ret = strdup(acct);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int identity_next_tag_key(const char **p, char key[static IDENTITY_TAG_KEY_MAX + 1]) {
+        for (;;) {
+                size_t l = strcspn(*p, "\n");
+                const char *line = *p;
+
+                if (l == 0 && **p == 0)
+                        return 0;
+                *p += l;
+                if (**p == '\n')
+                        (*p)++;
+                if (l == 0)
+                        continue;
+                if (l > IDENTITY_TAG_KEY_MAX)
+                        return -EBADMSG;
+                memcpy(key, line, l);
+                key[l] = 0;
+                /* Keys land in URLs and template names: no '/', no blanks. */
+                if (!identity_valid_token(key, IDENTITY_TAG_KEY_MAX) || strchr(key, '/') || strchr(key, '%'))
+                        return -EBADMSG;
+                return 1;
+        }
+}
+
+bool identity_valid_tag_value(const char *s) {
+        /* Tag values are free text up to 256 characters; keep them printable. */
+        if (strlen(s) > 256)
                 return false;
-        return free_and_strdup(&it->fetch->result.account_id, acct) >= 0;
+        for (const char *p = s; *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        return false;
+        return true;
+}
+
+static bool store_role(Item *it, const char *v) {
+        char *role;
+
+        if (identity_parse_role(v, &role) < 0)
+                return false;
+        free(*it->field);
+        *it->field = role;
+        return true;
+}
+
+static bool store_document(Item *it, const char *v) {
+        char *acct;
+
+        if (identity_parse_account(v, &acct) < 0)
+                return false;
+        free(it->fetch->result.account_id);
+        it->fetch->result.account_id = acct;
+        return true;
 }
 
 static bool store_tag_keys(Item *it, const char *v);
 
 static bool store_tag_value(Item *it, const char *v) {
-        /* Tag values are free text up to 256 characters; keep them printable. */
-        if (strlen(v) > 256)
-                return false;
-        for (const char *p = v; *p; p++)
-                if ((unsigned char) *p < 0x20 || *p == 0x7f)
-                        return false;
-        return free_and_strdup(it->field, v) >= 0;
+        return identity_valid_tag_value(v) && free_and_strdup(it->field, v) >= 0;
 }
 
 static void fetch_item_done(int error, const char *body, size_t len, void *userdata);
@@ -173,34 +220,22 @@ static int fetch_add(IdentityFetch *f, const char *path, bool optional,
 
 static bool store_tag_keys(Item *it, const char *v) {
         IdentityFetch *f = it->fetch;
-        const char *p = v;
+        char key[IDENTITY_TAG_KEY_MAX + 1], path[256];
+        int k;
 
         f->result.tags_available = true;
-        while (*p) {
-                size_t l = strcspn(p, "\n");
-                char key[129], path[256];
-
-                if (l > 0) {
-                        if (l >= sizeof(key) || f->result.n_tags >= IDENTITY_MAX_TAGS)
-                                return false;
-                        memcpy(key, p, l);
-                        key[l] = 0;
-                        /* Keys land in URLs and template names: no '/', no blanks. */
-                        if (!identity_valid_token(key, 128) || strchr(key, '/') || strchr(key, '%'))
-                                return false;
-                        size_t i = f->result.n_tags++;
-                        f->result.tag_keys[i] = strdup(key);
-                        if (!f->result.tag_keys[i])
-                                return false;
-                        snprintf(path, sizeof(path), "/latest/meta-data/tags/instance/%s", key);
-                        if (fetch_add(f, path, false, store_tag_value, &f->result.tag_values[i]) < 0)
-                                return false;
-                }
-                p += l;
-                if (*p == '\n')
-                        p++;
+        while ((k = identity_next_tag_key(&v, key)) > 0) {
+                if (f->result.n_tags >= IDENTITY_MAX_TAGS)
+                        return false;
+                size_t i = f->result.n_tags++;
+                f->result.tag_keys[i] = strdup(key);
+                if (!f->result.tag_keys[i])
+                        return false;
+                snprintf(path, sizeof(path), "/latest/meta-data/tags/instance/%s", key);
+                if (fetch_add(f, path, false, store_tag_value, &f->result.tag_values[i]) < 0)
+                        return false;
         }
-        return true;
+        return k == 0;
 }
 
 static void fetch_round_start(IdentityFetch *f);

@@ -48,6 +48,18 @@ void identity_done(Identity *id);
 const char *identity_tag(const Identity *id, const char *key);
 int identity_to_json(const Identity *id, cJSON **ret);
 
+/* Pure parsers of the IMDS answers, exposed for tests and fuzzers (tests/
+ * fuzz/fuzz-imds.c). -EBADMSG when malformed, -ENOMEM. */
+#define IDENTITY_TAG_KEY_MAX 128
+/* iam/security-credentials/: the role name on the listing's first line. */
+int identity_parse_role(const char *listing, char **ret);
+/* The instance identity document's accountId (12 digits). */
+int identity_parse_account(const char *document, char **ret);
+/* tags/instance: the next key of the listing (blank lines skipped), 1 with
+ * key filled, 0 at the end, -EBADMSG for a key unfit for a URL or a name. */
+int identity_next_tag_key(const char **p, char key[static IDENTITY_TAG_KEY_MAX + 1]);
+bool identity_valid_tag_value(const char *s);
+
 /* Pure validators, exposed for tests. */
 bool identity_valid_instance_id(const char *s);
 bool identity_valid_region(const char *s);

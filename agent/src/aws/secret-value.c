@@ -3,7 +3,8 @@
  * A GetSecretValue answer, taken apart without I/O: the version, and the
  * value as one string, decoded binary, or the fields of a JSON object (the
  * shape RDS and Aurora secrets have). Every copy of the value is wiped
- * when it goes, cJSON's included.
+ * when it goes, cJSON's included; the copies kept live in secure_malloc()
+ * pages (never in a core dump), and the stack the parse ran on is wiped.
  */
 
 #include <errno.h>
@@ -13,16 +14,15 @@
 
 #include "json-util.h"
 #include "secret-value.h"
+#include "secure-alloc.h"
 
 void secret_value_done(SecretValue *v) {
         free(v->version_id);
         free(v->arn);
-        if (v->value)
-                explicit_wipe(v->value, v->value_len);
-        free(v->value);
+        secure_free(v->value);
         for (size_t i = 0; i < v->n_fields; i++) {
                 free(v->field_names[i]);
-                strwipe_free(v->field_values[i]);
+                secure_free(v->field_values[i]);
         }
         *v = (SecretValue) {};
 }
@@ -30,19 +30,23 @@ void secret_value_done(SecretValue *v) {
 /* A member of the secret's JSON object, as text: strings as they are,
  * numbers and booleans as their JSON text (port 3306 → "3306"). */
 static char *field_text(const cJSON *item) {
-        char buf[64];
+        char buf[64], *t;
 
         if (cJSON_IsString(item))
-                return strdup(item->valuestring);
+                return secure_strdup(item->valuestring);
         if (cJSON_IsBool(item))
-                return strdup(cJSON_IsTrue(item) ? "true" : "false");
+                return secure_strdup(cJSON_IsTrue(item) ? "true" : "false");
         if (cJSON_IsNumber(item)) {
                 double d = item->valuedouble;
-                if (isfinite(d) && d == (double) (long long) d)
+                /* Cast only what fits: 1e19 as a long long is undefined
+                 * behaviour, and prints in exponent form instead. */
+                if (isfinite(d) && d >= -0x1p63 && d < 0x1p63 && d == (double) (long long) d)
                         snprintf(buf, sizeof(buf), "%lld", (long long) d);
                 else
                         snprintf(buf, sizeof(buf), "%.17g", d);
-                return strdup(buf);
+                t = secure_strdup(buf);
+                explicit_wipe(buf, sizeof(buf));        /* a numeric PIN is a secret too */
+                return t;
         }
         return NULL;    /* nested objects, arrays, null: not usable as a value */
 }
@@ -81,7 +85,7 @@ int secret_value_parse(const char *body, size_t len, SecretValue *ret, const cha
                         secret_value_done(&v);
                         return -EFBIG;
                 }
-                v.value = strdup(str);
+                v.value = secure_strndup(str, v.value_len);
                 if (!v.value)
                         goto oom;
         } else {
@@ -91,7 +95,7 @@ int secret_value_parse(const char *body, size_t len, SecretValue *ret, const cha
                         secret_value_done(&v);
                         return -EFBIG;
                 }
-                v.value = malloc(l / 4 * 3 + 1);
+                v.value = secure_malloc(l / 4 * 3 + 1);
                 if (!v.value)
                         goto oom;
                 int n = base64_decode(bin, l, (unsigned char *) v.value);
@@ -138,9 +142,31 @@ int secret_value_parse(const char *body, size_t len, SecretValue *ret, const cha
                 }
         }
         *ret = v;
+        stack_wipe();
         return 0;
 oom:
         secret_value_done(&v);
         *reason = "out of memory";
         return -ENOMEM;
+}
+
+const char *secret_describe_current(const char *body, size_t len, const char *stage, cJSON **ret_doc) {
+        cJSON *j = cJSON_ParseWithLength(body, len);
+        const cJSON *map, *v;
+        const char *current = NULL;
+
+        *ret_doc = j;
+        map = cJSON_GetObjectItemCaseSensitive(j, "VersionIdsToStages");
+        if (!cJSON_IsObject(map))
+                return NULL;
+        cJSON_ArrayForEach(v, map) {
+                const cJSON *st;
+                /* Same bound as GetSecretValue's VersionId. */
+                if (!v->string || strlen(v->string) > 64 || !cJSON_IsArray(v))
+                        continue;
+                cJSON_ArrayForEach(st, v)
+                        if (cJSON_IsString(st) && streq(st->valuestring, stage))
+                                current = v->string;
+        }
+        return current;
 }

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <cjson/cJSON.h>
 
 #define SECRET_MAX_SIZE (64U * 1024U)   /* Secrets Manager's own limit */
 #define SECRET_MAX_FIELDS 64            /* more is refused (-E2BIG), never cut */
@@ -26,3 +27,7 @@ typedef struct SecretValue {
 /* 0, or a negative errno with a message (never the value) in *reason. */
 int secret_value_parse(const char *body, size_t len, SecretValue *ret, const char **reason);
 void secret_value_done(SecretValue *v);
+
+/* A DescribeSecret answer: the version holding stage (NULL: none, or not an
+ * answer), pointing into *ret_doc, which the caller deletes (also on NULL). */
+const char *secret_describe_current(const char *body, size_t len, const char *stage, cJSON **ret_doc);

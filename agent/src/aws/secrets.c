@@ -234,7 +234,6 @@ fail:
 static void on_describe(AwsCall *call, const AwsResult *res, void *userdata) {
         Secret *sec = userdata;
         _cleanup_(cJSON_Deletep) cJSON *j = NULL;
-        const cJSON *map, *v;
         const char *current = NULL;
 
         sec->call = NULL;
@@ -246,14 +245,7 @@ static void on_describe(AwsCall *call, const AwsResult *res, void *userdata) {
                 schedule(sec, MIN(backoff_next(&sec->backoff), sec->refresh));
                 return;
         }
-        j = cJSON_ParseWithLength(res->body, res->body_len);
-        map = cJSON_GetObjectItemCaseSensitive(j, "VersionIdsToStages");
-        cJSON_ArrayForEach(v, map) {
-                const cJSON *st;
-                cJSON_ArrayForEach(st, v)
-                        if (cJSON_IsString(st) && streq(st->valuestring, sec->stage))
-                                current = v->string;
-        }
+        current = secret_describe_current(res->body, res->body_len, sec->stage, &j);
         if (!current) {
                 component_error(&sec->component, COMPONENT_DEGRADED,
                                 "DescribeSecret %s: no version holds stage %s", sec->id, sec->stage);

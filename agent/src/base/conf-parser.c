@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <dirent.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -223,16 +224,22 @@ int conf_parse_file(const ConfTable *t, void *root, const char *filename, char *
         _cleanup_fclose_ FILE *f = NULL;
         int line, r;
 
-        f = fopen(filename, "re");
-        if (!f) {
-                r = negative_errno();
-                return conf_error(ret_error, "%s: cannot open: %s", filename, strerror(-r)), r;
-        }
-        /* A FIFO or a device would block the reader: regular files only. */
+        /* A FIFO or a device would block the reader, and a FIFO blocks
+         * open() itself without O_NONBLOCK: regular files only. */
         {
+                _cleanup_close_ int fd = open(filename, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
                 struct stat sb;
-                if (fstat(fileno(f), &sb) < 0 || !S_ISREG(sb.st_mode))
+
+                if (fd < 0) {
+                        r = negative_errno();
+                        return conf_error(ret_error, "%s: cannot open: %s", filename, strerror(-r)), r;
+                }
+                if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))
                         return conf_error(ret_error, "%s: not a regular file", filename), -EBADFD;
+                f = fdopen(fd, "r");
+                if (!f)
+                        return conf_error(ret_error, "%s: cannot open: out of memory", filename), -ENOMEM;
+                TAKE_FD(fd);
         }
         st.file = f;
         line = ini_parse_stream(conf_reader, &st, conf_ini_handler, &st);

@@ -66,6 +66,17 @@ int health_conf_parse_connections(const char *v, void *field, const char **reaso
         return r;
 }
 
+int health_conf_parse_request_timeout(const char *v, void *field, const char **reason) {
+        usec_t u;
+        int r = parse_duration(v, &u);
+        if (r < 0 || u < 100 * USEC_PER_MSEC || u > USEC_PER_MINUTE) {
+                *reason = "not a duration from 100ms to 1min";
+                return -EINVAL;
+        }
+        *(usec_t *) field = u;
+        return 0;
+}
+
 int check_conf_parse_type(const char *v, void *field, const char **reason) {
         CheckType t = check_type_from_string(v);
         if (t < 0) {
@@ -112,7 +123,10 @@ int check_conf_parse_interval(const char *v, void *field, const char **reason) {
 static const ConfItem health_items[] = {
         HEALTH_ITEM("listen", health_conf_parse_listen, listen),
         HEALTH_ITEM("max_connections", health_conf_parse_connections, max_connections),
+        HEALTH_ITEM("max_connections_per_peer", health_conf_parse_connections, max_connections_per_peer),
         HEALTH_ITEM("timeout", check_conf_parse_interval, timeout),
+        HEALTH_ITEM("request_timeout", health_conf_parse_request_timeout, request_timeout),
+        HEALTH_ITEM("socket_group", conf_parse_name, socket_group),
         HEALTH_ITEM("default_check", conf_parse_bool, default_check),
         {}
 };
@@ -192,7 +206,9 @@ const ConfSection check_conf_section = {
 int health_settings_init(HealthSettings *s) {
         *s = (HealthSettings) {
                 .max_connections = 128,
+                .max_connections_per_peer = 32,
                 .timeout = 10 * USEC_PER_SEC,
+                .request_timeout = 5 * USEC_PER_SEC,
                 .default_check = true,
                 .listen = strdup(HEALTH_DEFAULT_LISTEN),
         };
@@ -201,6 +217,7 @@ int health_settings_init(HealthSettings *s) {
 
 void health_settings_done(HealthSettings *s) {
         s->listen = mfree(s->listen);
+        s->socket_group = mfree(s->socket_group);
 }
 
 /* No [check.*] at all: php-fpm's ping through nginx, as the platform's

@@ -16,14 +16,18 @@
 #include "macro.h"
 
 #define HEALTH_DEFAULT_LISTEN "127.0.0.1:8081, unix:/run/agentd/health.sock"
+#define HEALTH_DEFAULT_SOCKET_GROUP "www-data"         /* nginx's workers on Debian */
 /* libmicrohttpd daemons, one per address: a handful is plenty. */
 #define HEALTH_MAX_LISTEN 8
 #define CHECK_MAX 32
 
 typedef struct HealthSettings {
         char *listen;                   /* comma-separated HOST:PORT, [V6]:PORT, unix:PATH */
-        unsigned max_connections;
+        unsigned max_connections;       /* per address; past it the oldest waiting client is closed */
+        unsigned max_connections_per_peer; /* per IP address (TCP) or uid (unix socket) */
         usec_t timeout;                 /* idle connection */
+        usec_t request_timeout;         /* the whole request, from accept (or the previous answer) */
+        char *socket_group;             /* group of unix sockets (0660); NULL: www-data if it exists */
         bool default_check;             /* no [check.*]: add the php-fpm ping */
 } HealthSettings;
 
@@ -106,6 +110,7 @@ int threshold_parse(const char *s, Threshold *ret);
 /* The value syntaxes of these sections, for the tables. */
 int health_conf_parse_listen(const char *v, void *field, const char **reason);
 int health_conf_parse_connections(const char *v, void *field, const char **reason);
+int health_conf_parse_request_timeout(const char *v, void *field, const char **reason);
 int check_conf_parse_type(const char *v, void *field, const char **reason);
 int check_conf_parse_rise_fall(const char *v, void *field, const char **reason);
 int check_conf_parse_http_status(const char *v, void *field, const char **reason);

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -12,6 +13,7 @@
 #include <sys/un.h>
 #include <systemd/sd-daemon.h>
 
+#include "conn-guard.h"
 #include "health.h"
 #include "json-util.h"
 #include "log.h"
@@ -28,7 +30,16 @@
  *
  * Sockets are ours, not MHD's: bound here (or passed by systemd socket
  * activation) and handed over with MHD_OPTION_LISTEN_SOCKET, so unix
- * sockets and TCP work alike.
+ * sockets and TCP work alike. A unix socket is 0660, group [health]
+ * socket_group (nginx's workers): no other local user can connect.
+ *
+ * MHD's own timeout only closes idle connections, and its connection limit
+ * refuses newcomers: a client sending a byte every few seconds, or a few
+ * hundred idle ones, would keep the ALB's probe out. So every connection
+ * is also tracked by a ConnGuard (conn-guard.h), told by MHD's connection
+ * and request notifications: whole-request deadline, per-peer limit, and
+ * the oldest waiting connection closed to make room for a new one (MHD's
+ * hard limit is above ours, so MHD always accepts).
  */
 
 typedef struct HealthEndpoint {
@@ -45,6 +56,7 @@ typedef struct HealthDaemon {
         int fd;
         bool activated;         /* from systemd: not ours to unlink */
         struct MHD_Daemon *mhd;
+        ConnGuard *guard;
         sd_event_source *io, *timer;
         unsigned n_connections;         /* after the last MHD_run() */
 } HealthDaemon;
@@ -56,10 +68,11 @@ struct HealthServer {
         bool draining;
         char *instance_id;
         char *agent_reason;
+        gid_t socket_gid;               /* of unix sockets we bind; -1: root's */
         Component component;
         HealthDaemon daemons[HEALTH_MAX_LISTEN];
         size_t n_daemons;
-        struct MHD_Response *health, *public, *live, *not_found, *not_allowed, *too_large;
+        struct MHD_Response *health, *public, *live, *not_found, *not_allowed, *too_large, *bad_request;
         unsigned health_code;
         HealthEndpoint endpoints[HEALTH_MAX_ENDPOINTS];
         size_t n_endpoints;
@@ -282,13 +295,34 @@ int health_server_add_endpoint(HealthServer *s, const char *path, const char *co
         return 0;
 }
 
+static enum MHD_Result count_content_length(void *cls, enum MHD_ValueKind kind, const char *key,
+                                            const char *value) {
+        if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+                (*(unsigned *) cls)++;
+        return MHD_YES;
+}
+
+static GuardedConn *guarded(struct MHD_Connection *conn) {
+        const union MHD_ConnectionInfo *i = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        return i ? i->socket_context : NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
         HealthDaemon *d = cls;
         HealthServer *s = d->server;
+        unsigned n_cl = 0;
         const char *cl;
 
+        /* Headers are in (no body is taken): the request deadline ends. */
+        if (!*con_cls)
+                conn_guard_request_read(guarded(conn));
+        /* MHD takes the first of two Content-Length headers; a proxy in
+         * front may take the other (request smuggling): refuse both. */
+        (void) MHD_get_connection_values(conn, MHD_HEADER_KIND, count_content_length, &n_cl);
+        if (n_cl > 1)
+                return MHD_queue_response(conn, MHD_HTTP_BAD_REQUEST, s->bad_request);
         if (!streq(method, MHD_HTTP_METHOD_GET) && !streq(method, MHD_HTTP_METHOD_HEAD))
                 return MHD_queue_response(conn, MHD_HTTP_METHOD_NOT_ALLOWED, s->not_allowed);
         /* A body is refused before it is read: MHD then closes the
@@ -316,6 +350,53 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_queue_response(conn, MHD_HTTP_NOT_FOUND, s->not_found);
 }
 
+/* MHD accepted or closed a connection: the guard tracks it. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe) {
+        HealthDaemon *d = cls;
+        const union MHD_ConnectionInfo *fd_info, *addr_info;
+        unsigned char peer[CONN_GUARD_PEER_MAX];
+        size_t peer_len = 0;
+
+        if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+                conn_guard_remove(*socket_context);
+                *socket_context = NULL;
+                return;
+        }
+        fd_info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!fd_info)
+                return;
+        /* The peer: its address on TCP, its uid on a unix socket. */
+        if (d->addr.is_unix) {
+                struct ucred cred;
+                socklen_t l = sizeof(cred);
+                if (getsockopt(fd_info->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) == 0) {
+                        memcpy(peer, &cred.uid, sizeof(cred.uid));
+                        peer_len = sizeof(cred.uid);
+                }
+        } else if ((addr_info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS)) &&
+                   addr_info->client_addr) {
+                const struct sockaddr *sa = addr_info->client_addr;
+                if (sa->sa_family == AF_INET) {
+                        memcpy(peer, &((const struct sockaddr_in *) sa)->sin_addr, 4);
+                        peer_len = 4;
+                } else if (sa->sa_family == AF_INET6) {
+                        memcpy(peer, &((const struct sockaddr_in6 *) sa)->sin6_addr, 16);
+                        peer_len = 16;
+                }
+        }
+        *socket_context = conn_guard_add(d->guard, fd_info->connect_fd, peer, peer_len);
+}
+
+/* An answer went out; on a kept-alive connection the next request's
+ * deadline starts (for a closing one, CLOSED follows). */
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+        if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+                conn_guard_request_answered(guarded(conn));
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) _printf_(2, 0);
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
         char buf[256];
 
@@ -385,11 +466,14 @@ static int bind_address(HealthDaemon *d) {
                         (void) mkdir(dir, 0755);
                 }
                 (void) unlink(path);
-                /* nginx's workers (www-data) connect: world-connectable, as
-                 * the answer is public anyway. */
-                old = umask(0111);
+                /* Created 0660 root:root, then given to nginx's group: at
+                 * no instant can another local user connect (any user could
+                 * take every slot of a world-connectable socket). */
+                old = umask(0117);
                 r = bind(fd, (struct sockaddr *) &d->addr.sa, d->addr.len);
                 umask(old);
+                if (r >= 0 && d->server->socket_gid != (gid_t) -1 && chown(path, (uid_t) -1, d->server->socket_gid) < 0)
+                        return -errno;
         } else {
                 (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
                 /* Inherited by accepted sockets: headers and body go out
@@ -397,7 +481,8 @@ static int bind_address(HealthDaemon *d) {
                 (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
                 r = bind(fd, (struct sockaddr *) &d->addr.sa, d->addr.len);
         }
-        if (r < 0 || listen(fd, 128) < 0)
+        /* A deep queue: a flood of connections must not drop the probe's SYN. */
+        if (r < 0 || listen(fd, SOMAXCONN) < 0)
                 return -errno;
         d->fd = TAKE_FD(fd);
         return 0;
@@ -429,10 +514,21 @@ static int daemon_start(HealthServer *s, HealthDaemon *d, const HealthSettings *
         int r;
 
         d->local = address_is_local(&d->addr);
+        r = conn_guard_new(s->event,
+                           &(ConnGuardSettings) { .max_connections = c->max_connections,
+                                                  .max_per_peer = c->max_connections_per_peer,
+                                                  .request_timeout = c->request_timeout },
+                           &d->guard);
+        if (r < 0)
+                return r;
         d->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, d,
                                   MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
                                   MHD_OPTION_LISTEN_SOCKET, d->fd,
-                                  MHD_OPTION_CONNECTION_LIMIT, c->max_connections,
+                                  MHD_OPTION_NOTIFY_CONNECTION, on_connection, d,
+                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
+                                  /* Above the guard's limit: it closes the
+                                   * slowest to make room, MHD never refuses. */
+                                  MHD_OPTION_CONNECTION_LIMIT, c->max_connections + CONN_GUARD_RESERVE,
                                   MHD_OPTION_CONNECTION_TIMEOUT,
                                   (unsigned) MAX(c->timeout / USEC_PER_SEC, 1),
                                   MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) HEALTH_MEMORY_LIMIT,
@@ -472,8 +568,9 @@ static void daemon_stop(HealthDaemon *d) {
         d->io = sd_event_source_disable_unref(d->io);
         d->timer = sd_event_source_disable_unref(d->timer);
         if (d->mhd)
-                MHD_stop_daemon(d->mhd);
+                MHD_stop_daemon(d->mhd);        /* CLOSED for each connection: the guard forgets them */
         d->mhd = NULL;
+        d->guard = conn_guard_free(d->guard);
         if (d->fd >= 0) {
                 close(d->fd);
                 if (d->addr.is_unix && !d->activated)
@@ -486,7 +583,7 @@ int health_server_new(sd_event *e, const HealthSettings *settings, CheckSet *che
         _cleanup_(health_server_freep) HealthServer *s = NULL;
         SocketAddress addrs[HEALTH_MAX_LISTEN];
         bool used[64] = {};
-        const char *bad = NULL;
+        const char *bad = NULL, *bad_group = NULL;
         char text[HEALTH_MAX_LISTEN * (sizeof(addrs[0].text) + 2)] = "";
         int n, n_fds, failed = 0;
 
@@ -500,10 +597,21 @@ int health_server_new(sd_event *e, const HealthSettings *settings, CheckSet *che
         s->not_found = make_response("not found\n", "text/plain");
         s->not_allowed = make_response("method not allowed: GET or HEAD only\n", "text/plain");
         s->too_large = make_response("request bodies are not accepted\n", "text/plain");
-        if (!s->live || !s->not_found || !s->not_allowed || !s->too_large ||
+        s->bad_request = make_response("conflicting Content-Length headers\n", "text/plain");
+        if (!s->live || !s->not_found || !s->not_allowed || !s->too_large || !s->bad_request ||
             MHD_add_response_header(s->not_allowed, MHD_HTTP_HEADER_ALLOW, "GET, HEAD") != MHD_YES)
                 return log_oom();
         health_server_refresh(s);
+
+        /* Resolved once, here: NSS lookups do not belong on the loop. */
+        s->socket_gid = (gid_t) -1;
+        {
+                struct group *gr = getgrnam(settings->socket_group ?: HEALTH_DEFAULT_SOCKET_GROUP);
+                if (gr)
+                        s->socket_gid = gr->gr_gid;
+                else if (settings->socket_group)
+                        bad_group = settings->socket_group;
+        }
 
         n = socket_address_parse_listen_list(settings->listen, addrs, HEALTH_MAX_LISTEN, &bad);
         if (n < 0)      /* the config parser validated it already */
@@ -515,6 +623,12 @@ int health_server_new(sd_event *e, const HealthSettings *settings, CheckSet *che
         for (int i = 0; i < n; i++) {
                 HealthDaemon *d = &s->daemons[s->n_daemons++];
                 *d = (HealthDaemon) { .server = s, .addr = addrs[i], .fd = -EBADF };
+                if (d->addr.is_unix && bad_group) {
+                        log_error("[health] socket_group=%s: no such group; not listening on %s", bad_group,
+                                  d->addr.text);
+                        failed++;
+                        continue;
+                }
                 if (daemon_open(s, d, settings, n_fds, used) < 0) {
                         daemon_stop(d);
                         failed++;
@@ -541,7 +655,8 @@ HealthServer *health_server_free(HealthServer *s) {
                 return NULL;
         for (size_t i = 0; i < s->n_daemons; i++)
                 daemon_stop(&s->daemons[i]);
-        struct MHD_Response *responses[] = { s->health, s->public, s->live, s->not_found, s->not_allowed, s->too_large };
+        struct MHD_Response *responses[] = { s->health, s->public, s->live, s->not_found, s->not_allowed,
+                                             s->too_large, s->bad_request };
         for (size_t i = 0; i < ELEMENTSOF(responses); i++)
                 if (responses[i])
                         MHD_destroy_response(responses[i]);

@@ -285,6 +285,23 @@ static int target_read(const Target *t, char **ret, size_t *ret_len) {
         return k;
 }
 
+/* The target's directory must be root's alone: whoever else can write
+ * there can swap the target for a link to /etc/shadow or a FIFO between
+ * our calls. 0, or a negative errno after target_fail(). */
+static void target_fail(Target *t, int error, const char *fmt, ...) _printf_(3, 4);
+static int target_dir_check(Target *t) {
+        struct stat st;
+        int k = directory_check_private(t->target, &st);
+
+        if (k == -EPERM)
+                target_fail(t, k, "the directory of %s is writable by others than root (owner uid %u, group gid %u, "
+                            "mode %04o); agentd does not write there", t->target, (unsigned) st.st_uid,
+                            (unsigned) st.st_gid, (unsigned) (st.st_mode & 07777));
+        else if (k < 0)
+                target_fail(t, k, "cannot check the directory of %s: %s", t->target, strerror(-k));
+        return k;
+}
+
 static const char *target_read_error(int k) {
         return k == -ELOOP ? "is a symbolic link; agentd does not follow it (remove it to let agentd write the file)" :
                k == -EBADFD ? "is not a regular file (a FIFO, socket, device or directory); agentd leaves it alone" :
@@ -413,6 +430,8 @@ static void target_render(Target *t) {
         size_t tl, ol = 0;
         int k;
 
+        if (target_dir_check(t) < 0)
+                return;
         k = read_file_bounded(t->template_path, TEMPLATE_SIZE_MAX, 0, &text, &tl);
         if (k < 0)
                 return target_fail(t, k, "cannot read template %s: %s", t->template_path,
@@ -673,6 +692,12 @@ int renderer_rollback(Renderer *r, const char *name, AgentCallback done, void *u
                 return -ENOENT;
         if (r->running)
                 return -EBUSY;
+        k = directory_check_private(t->target, NULL);
+        if (k < 0) {
+                log_error("[render.%s]: cannot roll back: the directory of %s is %s", t->name, t->target,
+                          k == -EPERM ? "writable by others than root" : strerror(-k));
+                return k;
+        }
         k = read_file_bounded(t->rollback_path, TEMPLATE_OUTPUT_MAX, READ_FILE_NOFOLLOW, &prev, &pl);
         if (k < 0)
                 return k == -ENOENT ? -ENODATA : k;

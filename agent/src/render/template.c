@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -244,7 +245,9 @@ typedef struct Renderer {
         Span *spans;
         size_t n_spans, cap_spans;
         char **names;
-        size_t n_names;
+        size_t n_names, cap_names;
+        size_t *name_slots;     /* open addressing: index + 1 into names, 0 free */
+        size_t n_name_slots;    /* a power of two, at least twice n_names */
         char *error;
 } Renderer;
 
@@ -391,20 +394,63 @@ static int emit_literal(Renderer *r, size_t from, size_t to) {
         return 0;
 }
 
-static int add_name(Renderer *r, const Tag *tag) {
-        char **n;
+static size_t name_hash(const char *name, size_t len) {
+        uint64_t h = 14695981039346656037ULL;   /* FNV-1a */
 
-        for (size_t i = 0; i < r->n_names; i++)
-                if (strlen(r->names[i]) == tag->name_len && memcmp(r->names[i], tag->name, tag->name_len) == 0)
-                        return 0;
-        n = reallocarray(r->names, r->n_names + 2, sizeof(char *));
-        if (!n)
-                return -ENOMEM;
-        r->names = n;
+        for (size_t i = 0; i < len; i++)
+                h = (h ^ (unsigned char) name[i]) * 1099511628211ULL;
+        return (size_t) h;
+}
+
+/* Slot of name in the set: its own, or the free one where it would go. */
+static size_t name_slot(const Renderer *r, const char *name, size_t len) {
+        size_t mask = r->n_name_slots - 1, i = name_hash(name, len) & mask;
+
+        for (;; i = (i + 1) & mask) {
+                size_t k = r->name_slots[i];
+                if (k == 0 || (strncmp(r->names[k - 1], name, len) == 0 && r->names[k - 1][len] == 0))
+                        return i;
+        }
+}
+
+/* Each name once, in order of first use. A hash set, not a scan of the
+ * list: a 1 MiB template holds 170,000 distinct names, and comparing each
+ * with all before it took minutes. */
+static int add_name(Renderer *r, const Tag *tag) {
+        size_t slot;
+
+        if (2 * (r->n_names + 1) > r->n_name_slots) {
+                size_t n = MAX(r->n_name_slots * 2, (size_t) 64);
+                size_t *old = r->name_slots, n_old = r->n_name_slots;
+                r->name_slots = calloc(n, sizeof(size_t));
+                if (!r->name_slots) {
+                        r->name_slots = old;
+                        return -ENOMEM;
+                }
+                r->n_name_slots = n;
+                for (size_t i = 0; i < n_old; i++)
+                        if (old[i] != 0) {
+                                const char *name = r->names[old[i] - 1];
+                                r->name_slots[name_slot(r, name, strlen(name))] = old[i];
+                        }
+                free(old);
+        }
+        slot = name_slot(r, tag->name, tag->name_len);
+        if (r->name_slots[slot] != 0)
+                return 0;
+        if (r->n_names + 2 > r->cap_names) {
+                size_t cap = MAX(r->cap_names * 2, (size_t) 16);
+                char **n = reallocarray(r->names, cap, sizeof(char *));
+                if (!n)
+                        return -ENOMEM;
+                r->names = n;
+                r->cap_names = cap;
+        }
         r->names[r->n_names] = strndup(tag->name, tag->name_len);
         if (!r->names[r->n_names])
                 return -ENOMEM;
         r->names[++r->n_names] = NULL;
+        r->name_slots[slot] = r->n_names;
         return 0;
 }
 
@@ -590,6 +636,7 @@ static void renderer_done(Renderer *r) {
         buffer_wipe(&r->out);
         free(r->spans);
         template_names_free(r->names);
+        free(r->name_slots);
         free(r->error);
 }
 
@@ -680,6 +727,8 @@ int template_escape(TemplateFormat format, const char *value, size_t len, char *
                 buffer_wipe(&b);
                 return r;
         }
+        /* An empty value appends nothing: terminate here, not in append. */
+        b.data[b.len] = 0;
         *ret = b.data;
         if (ret_len)
                 *ret_len = b.len;

@@ -162,3 +162,28 @@ int read_file_bounded(const char *path, size_t max, int flags, char **ret, size_
                 *ret_len = len;
         return 0;
 }
+
+int directory_check_private(const char *path, struct stat *ret_st) {
+        _cleanup_free_ char *dir = strdup(path);
+        char *slash;
+        struct stat st;
+
+        if (!dir)
+                return -ENOMEM;
+        slash = strrchr(dir, '/');
+        if (!slash)
+                strcpy(dir, ".");
+        else if (slash == dir)
+                slash[1] = 0;
+        else
+                *slash = 0;
+        if (stat(dir, &st) < 0)
+                return -errno;
+        if (ret_st)
+                *ret_st = st;
+        if (st.st_uid != 0 && st.st_uid != geteuid())
+                return -EPERM;
+        if ((st.st_mode & S_IWOTH) || ((st.st_mode & S_IWGRP) && st.st_gid != 0 && st.st_gid != getegid()))
+                return -EPERM;
+        return 0;
+}

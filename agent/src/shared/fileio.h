@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "macro.h"
@@ -51,3 +52,10 @@ int fsync_directory_of(const char *path);
 /* A regular file of at most max bytes, NUL-terminated. -EFBIG over max,
  * -EBADFD not a regular file, -ELOOP a symlink with READ_FILE_NOFOLLOW. */
 int read_file_bounded(const char *path, size_t max, int flags, char **ret, size_t *ret_len);
+
+/* Is the directory holding path writable by no one but root (or the
+ * caller's own uid)? Anyone else who can write there can plant a symlink,
+ * a hard link or a FIFO at path between two of our calls. 0: safe;
+ * -EPERM: it is not, *ret_st (optional) tells why (owner, group, mode);
+ * other negative errno: cannot stat it. */
+int directory_check_private(const char *path, struct stat *ret_st);

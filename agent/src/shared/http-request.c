@@ -89,9 +89,16 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata) {
                 size_t a = MAX(req->response_alloc * 2, req->response_len + n + 1);
                 char *p;
                 a = MIN(a, req->max_response + 1);
-                p = realloc(req->response, a);
+                /* Not realloc(): answers hold secrets, and realloc leaves
+                 * the old bytes in freed memory. Copy, then wipe. */
+                p = malloc(a);
                 if (!p)
                         return 0;
+                if (req->response) {
+                        memcpy(p, req->response, req->response_len);
+                        explicit_wipe(req->response, req->response_alloc);
+                        free(req->response);
+                }
                 req->response = p;
                 req->response_alloc = a;
         }

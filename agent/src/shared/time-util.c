@@ -36,9 +36,17 @@ int parse_rfc3339(const char *s, usec_t *ret) {
         if (*p == 'Z' || *p == 'z')
                 p++;
         else if (*p == '+' || *p == '-') {
+                /* Exactly "+hh:mm": each byte checked before the next is
+                 * read, so a short offset ("+1:2") cannot lead past the
+                 * string's end. */
                 int hh, mm;
                 char sign = *p;
-                if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2 || hh > 23 || mm > 59)
+                if (!isdigit((unsigned char) p[1]) || !isdigit((unsigned char) p[2]) || p[3] != ':' ||
+                    !isdigit((unsigned char) p[4]) || !isdigit((unsigned char) p[5]))
+                        return -EINVAL;
+                hh = (p[1] - '0') * 10 + (p[2] - '0');
+                mm = (p[4] - '0') * 10 + (p[5] - '0');
+                if (hh > 23 || mm > 59)
                         return -EINVAL;
                 offset = (hh * 3600L + mm * 60L) * (sign == '+' ? 1 : -1);
                 p += 6;
