@@ -375,7 +375,8 @@ static int endpoint_body(void *userdata, char **ret, size_t *ret_len) {
 static void test_extra_endpoint(void) {
         char dir[] = "/tmp/test-health-XXXXXX", sock[64], listen[256];
         unsigned local_port = free_port(), any_port = free_port(), calls = 0;
-        HealthSettings s = { .max_connections = 8, .timeout = 5 * USEC_PER_SEC, .listen = listen };
+        HealthSettings s = { .max_connections = 8, .max_connections_per_peer = 8, .timeout = 5 * USEC_PER_SEC,
+                             .request_timeout = 5 * USEC_PER_SEC, .listen = listen };
         _cleanup_(health_server_freep) HealthServer *h = NULL;
         _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
         sd_event *e = NULL;
