@@ -21,6 +21,7 @@
 #include "conf-parser.h"
 #include "health-settings.h"
 #include "macro.h"
+#include "plugin-settings.h"
 #include "render-settings.h"
 
 #define AGENTD_CONF_DIR "/etc/agentd"
@@ -47,7 +48,9 @@ typedef struct Config {
         ConfList secrets;               /* [secret.NAME]: SecretSettings */
         ConfList renders;               /* [render.NAME]: RenderSettings */
         HealthSettings health;          /* [health] */
-        ConfList checks;                /* [check.NAME]: CheckSettings */
+        ConfList checks;                /* [check.NAME]: CheckSettings, and [check.plugin-NAME] from
+                                         * each [plugin.NAME] health= */
+        ConfList plugins;               /* [plugin.NAME]: PluginSettings */
         TemplateVars vars;              /* [vars] */
 
         /* [logs], [lifecycle]: parsed and validated now; acted on by the log
@@ -67,6 +70,12 @@ typedef struct Config {
 #define config_secrets(c) ((SecretSettings *const *) (c)->secrets.items)
 #define config_renders(c) ((RenderSettings *const *) (c)->renders.items)
 #define config_checks(c) ((CheckSettings *const *) (c)->checks.items)
+#define config_plugins(c) ((PluginSettings *const *) (c)->plugins.items)
+
+/* A plugin's health= becomes the http check [check.plugin-NAME], sampled
+ * every 5 s, failing after 2 failed samples, passing after 1. */
+#define PLUGIN_CHECK_PREFIX "plugin-"
+#define PLUGIN_CHECK_INTERVAL (5 * USEC_PER_SEC)
 
 /* Defaults only; never fails but for -ENOMEM. */
 int config_new(Config **ret);

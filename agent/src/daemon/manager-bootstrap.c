@@ -26,6 +26,7 @@
 #include "log.h"
 #include "manager.h"
 #include "parse-util.h"
+#include "plugins.h"
 #include "render.h"
 #include "secrets.h"
 #include "time-util.h"
@@ -37,11 +38,15 @@ static void notify_ready(Manager *m) {
         }
 }
 
-/* Either way the chain ended: tell systemd, start the checks. */
+/* Either way the chain ended: tell systemd, start the checks; when it
+ * succeeded, the plugins (start_after=bootstrap: identity, secrets and
+ * every rendered file, their credentials included, are in place). */
 static void bootstrap_ended(Manager *m, int error) {
         manager_push_health(m);
         notify_ready(m);
         (void) check_set_start(m->checks);
+        if (error >= 0 && !m->stopping)
+                (void) plugins_start(m->plugins, PLUGIN_START_BOOTSTRAP);
         health_server_refresh(m->health);
         agent_callback_invoke(m->ready_callback, m, &(AgentEvent) { .error = error }, m->ready_userdata);
 }

@@ -15,6 +15,7 @@
 #include "imds.h"
 #include "log.h"
 #include "manager.h"
+#include "plugins.h"
 #include "render.h"
 #include "secrets.h"
 #include "time-util.h"
@@ -83,6 +84,8 @@ int manager_collect_components(Manager *m, ComponentList *l) {
                 r = component_list_add(l, health_server_component(m->health));
         if (r >= 0)
                 r = check_set_add_components(m->checks, l);
+        if (r >= 0)
+                r = plugins_add_components(m->plugins, l);
         return r;
 }
 
@@ -123,19 +126,65 @@ static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+static void on_plugins_stopped(void *source, const AgentEvent *ev, void *userdata) {
+        Manager *m = userdata;
+        AgentCallback done = m->drain_done;
+
+        if (ev->error < 0)
+                log_warning("drain: plugins not stopped in time: %s", strna(ev->reason));
+        else if (plugins_count(m->plugins) > 0)
+                log_info("drain: plugins stopped");
+        /* Later drain steps (the lifecycle hook, the last log flush) go
+         * here, after the plugins, so their final lines are shipped. */
+        m->drain_running = false;
+        m->drain_done = NULL;
+        agent_callback_invoke(done, m, &(AgentEvent) { .type = MANAGER_EVENT_DRAINED, .error = ev->error,
+                                                       .reason = ev->reason }, m->drain_userdata);
+}
+
+int manager_drain(Manager *m, AgentCallback done, void *userdata) {
+        int r;
+
+        if (m->drain_running)
+                return -EBUSY;
+        /* Out of service first: /health answers 503 from here on, so the
+         * load balancer stops sending work before the plugins stop. */
+        manager_set_draining(m, true);
+        manager_push_health(m);
+        m->drain_running = true;
+        m->drain_done = done;
+        m->drain_userdata = userdata;
+        r = plugins_stop_all(m->plugins, on_plugins_stopped, m);
+        if (r < 0) {
+                m->drain_running = false;
+                m->drain_done = NULL;
+                return log_error_errno(r, "drain: cannot stop the plugins: %m");
+        }
+        return 0;
+}
+
+static void on_drained_exit(void *source, const AgentEvent *ev, void *userdata) {
+        Manager *m = userdata;
+
+        log_info("drain done, exiting");
+        sd_event_exit(m->event, 0);
+}
+
 static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
 
+        if (m->stopping) {
+                log_notice("received %s while stopping: still draining", si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+                return 0;
+        }
         log_info("received %s, stopping", si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
         (void) sd_notify(false, "STOPPING=1");
         manager_set_status(m, "Stopping");
-        /* Out of service first: /health answers 503 from here on. */
         m->stopping = true;
-        manager_set_draining(m, true);
-        manager_push_health(m);
-        /* Drain steps of later subsystems go here; with nothing queued we
-         * can leave at once. */
-        sd_event_exit(m->event, 0);
+        /* The plugins stop after /health turns 503 and before we exit;
+         * the watchdog keeps being fed meanwhile. */
+        if (manager_drain(m, on_drained_exit, m) < 0)
+                sd_event_exit(m->event, 0);
         return 0;
 }
 
@@ -248,6 +297,11 @@ int manager_new(const char *config_path, Config *config, Manager **ret) {
                           m, &m->checks);
         if (r < 0)
                 return log_error_errno(r, "cannot set up the checks: %m");
+        /* A plugin's state reaches status through its component, and
+         * /health through its health= check: nothing to wire. */
+        r = plugins_new(m->event, config_plugins(m->config), m->config->plugins.n, NULL, NULL, &m->plugins);
+        if (r < 0)
+                return log_error_errno(r, "cannot set up the plugins: %m");
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -258,6 +312,7 @@ Manager *manager_free(Manager *m) {
         /* Users of the loop first, the loop last; the control server after
          * every subsystem that may still hold one of its requests. */
         bootstrap_free(m->bootstrap);
+        plugins_free(m->plugins);
         check_set_free(m->checks);
         health_server_free(m->health);
         identity_fetch_free(m->identity_fetch);

@@ -12,7 +12,9 @@
  *   a secret changed     → render what uses it (or resume a bootstrap that
  *                          was waiting for it)
  *   a check sample       → /health is rebuilt
- *   bootstrap done       → READY=1, checks start
+ *   bootstrap done       → READY=1, checks start, plugins start
+ *   SIGTERM              → the drain sequence (manager_drain): /health 503,
+ *                          plugins stopped, then exit
  *   identity retrying    → EXTEND_TIMEOUT_USEC to systemd
  *   SIGHUP               → new settings pointers for every subsystem
  *
@@ -46,6 +48,7 @@ typedef struct IdentityFetch IdentityFetch;
 typedef struct HealthServer HealthServer;
 typedef struct CheckSet CheckSet;
 typedef struct Bootstrap Bootstrap;
+typedef struct Plugins Plugins;
 
 typedef enum ManagerState {
         MANAGER_BOOTSTRAPPING,
@@ -72,6 +75,7 @@ struct Manager {
         HealthServer *health;
         ControlServer *control;
         Bootstrap *bootstrap;
+        Plugins *plugins;
 
         Component core;         /* the bootstrap itself */
         bool draining;          /* /health answers 503 "draining" */
@@ -84,6 +88,10 @@ struct Manager {
         bool notified_ready;
         bool log_level_from_cmdline;
         ControlRequest *pending_refresh;
+        /* manager_drain() under way: told once when it ends. */
+        bool drain_running;
+        AgentCallback drain_done;
+        void *drain_userdata;
 
         /* For test harnesses (aws-probe): told once when bootstrap ends. */
         AgentCallback ready_callback;
@@ -107,6 +115,17 @@ int manager_health(Manager *m);
 /* Draining: /health answers 503 at once (SIGTERM, agentctl drain, and the
  * lifecycle subsystem on termination). */
 void manager_set_draining(Manager *m, bool draining);
+/* The drain sequence, in order: out of service (/health answers 503
+ * "draining"), the plugins stopped (StopUnit or SIGTERM, each bounded by
+ * its drain_timeout), then the steps of the log and lifecycle work (the
+ * last log flush goes after the plugins, so their final lines ship).
+ * done (MANAGER_EVENT_DRAINED, error -ETIMEDOUT when a plugin did not stop
+ * in time) runs once, from the event loop. SIGTERM runs it before exit;
+ * the lifecycle work runs it on termination. -EBUSY if one is under way. */
+enum {
+        MANAGER_EVENT_DRAINED = 1,
+};
+int manager_drain(Manager *m, AgentCallback done, void *userdata);
 /* Human-readable sd_notify STATUS=, also shown by agentctl. */
 void manager_set_status(Manager *m, const char *fmt, ...) _printf_(2, 3);
 /* The agent's state as /health sees it. */
