@@ -10,10 +10,12 @@
  *   - serves GET /health on a unix socket: 200 "ok generation=N user=U"
  *     (the user name in use, never the password), 503 if the credentials
  *     lack SAMPLE_DB_USER or SAMPLE_DB_PASSWORD;
- *   - on SIGTERM stops taking work (closes the socket) and exits 0;
+ *   - on SIGTERM stops taking work (closes the socket), finishes what it
+ *     has (--drain-time MS: how long that takes, for the tests) and exits 0;
  *   - logs to stderr, which systemd sends to the journal.
  *
  * Usage: agentd-sample-plugin --credentials FILE --socket PATH [--pidfile FILE]
+ *                             [--drain-time MS]
  */
 
 #include <errno.h>
@@ -139,9 +141,11 @@ int main(int argc, char *argv[]) {
                 { "credentials", required_argument, NULL, 'c' },
                 { "socket", required_argument, NULL, 's' },
                 { "pidfile", required_argument, NULL, 'p' },
+                { "drain-time", required_argument, NULL, 'd' },
                 {}
         };
         const char *creds = NULL, *sock = NULL, *pidfile = NULL;
+        unsigned drain_ms = 0;
         struct pollfd pfd[2];
         sigset_t mask;
         int c;
@@ -151,10 +155,11 @@ int main(int argc, char *argv[]) {
                 case 'c': creds = optarg; break;
                 case 's': sock = optarg; break;
                 case 'p': pidfile = optarg; break;
+                case 'd': drain_ms = (unsigned) strtoul(optarg, NULL, 10); break;
                 default: return 2;
                 }
         if (!creds || !sock) {
-                fprintf(stderr, "usage: %s --credentials FILE --socket PATH [--pidfile FILE]\n", argv[0]);
+                fprintf(stderr, "usage: %s --credentials FILE --socket PATH [--pidfile FILE] [--drain-time MS]\n", argv[0]);
                 return 2;
         }
         setvbuf(stderr, NULL, _IOLBF, 0);
@@ -199,6 +204,8 @@ int main(int argc, char *argv[]) {
                 sd_notify(false, "STOPPING=1");
                 close(pfd[1].fd);
                 (void) unlink(sock);
+                fprintf(stderr, "stopped taking work; finishing in %u ms\n", drain_ms);
+                (void) poll(NULL, 0, (int) drain_ms);
                 fprintf(stderr, "%s: stopped\n", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
                 return 0;
         }

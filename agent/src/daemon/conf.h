@@ -76,6 +76,8 @@ typedef struct Config {
  * every 5 s, failing after 2 failed samples, passing after 1. */
 #define PLUGIN_CHECK_PREFIX "plugin-"
 #define PLUGIN_CHECK_INTERVAL (5 * USEC_PER_SEC)
+/* ... and once soon after the plugin came up (its socket may lag its start). */
+#define PLUGIN_CHECK_FIRST_DELAY (500 * USEC_PER_MSEC)
 
 /* Defaults only; never fails but for -ENOMEM. */
 int config_new(Config **ret);

@@ -252,6 +252,21 @@ static void on_check_event(void *source, const AgentEvent *ev, void *userdata) {
                 health_server_refresh(m->health);
 }
 
+/* A plugin came up: sample its health= check shortly, not at the next
+ * interval, so /health follows the plugin at once. (Its state reaches
+ * agentctl status through its component.) */
+static void on_plugins_event(void *source, const AgentEvent *ev, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_free_ char *name = NULL;
+        Check *c;
+
+        if (ev->type != PLUGINS_EVENT_RUNNING || asprintf(&name, PLUGIN_CHECK_PREFIX "%s", ev->name) < 0)
+                return;
+        c = check_set_find(m->checks, name);
+        if (c && c->timer)
+                (void) check_schedule(c, PLUGIN_CHECK_FIRST_DELAY);
+}
+
 int manager_new(const char *config_path, Config *config, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         RenderHooks hooks;
@@ -297,9 +312,8 @@ int manager_new(const char *config_path, Config *config, Manager **ret) {
                           m, &m->checks);
         if (r < 0)
                 return log_error_errno(r, "cannot set up the checks: %m");
-        /* A plugin's state reaches status through its component, and
-         * /health through its health= check: nothing to wire. */
-        r = plugins_new(m->event, config_plugins(m->config), m->config->plugins.n, NULL, NULL, &m->plugins);
+        r = plugins_new(m->event, config_plugins(m->config), m->config->plugins.n, on_plugins_event, m,
+                        &m->plugins);
         if (r < 0)
                 return log_error_errno(r, "cannot set up the plugins: %m");
         *ret = TAKE_PTR(m);

@@ -21,6 +21,11 @@ static void on_http_done(HttpRequest *req, int error, long status, void *userdat
         Check *c = userdata;
         const char *body;
 
+        if (error < 0 && c->settings->unix_socket) {
+                check_complete(c, CHECK_RESULT_FAIL, "GET %s through unix:%s: %s", c->settings->url,
+                               c->settings->unix_socket, http_request_error(req));
+                return;
+        }
         if (error < 0) {
                 check_complete(c, CHECK_RESULT_FAIL, "GET %s: %s", c->settings->url, http_request_error(req));
                 return;

@@ -8,10 +8,15 @@
  * an exit is reported (restarts, last exit) and followed by a restart
  * after a backoff (0.5 s doubling to 30 s, full jitter; reset once a run
  * lasted 30 s), and a stop is SIGTERM to its process group, SIGKILL after
- * drain_timeout. It is not meant to replace systemd on an instance: no
+ * drain_timeout. A simple command (no shell syntax) is run as
+ * `exec COMMAND`, so the plugin itself is the main process: its pid is the
+ * one reported, and the runner waits for it, not for a shell that SIGTERM
+ * ends at once. When the main process is gone, what is left of its process
+ * group is killed, as systemd does with a service's cgroup. It is not meant to replace systemd on an instance: no
  * sandbox, no resource limits, no start limit.
  */
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -49,6 +54,8 @@ static void on_exit_(Process *proc, const ProcessResult *res, void *userdata) {
         int r;
 
         p->process = NULL;      /* it frees itself */
+        if (p->main_pid > 0)
+                (void) kill(-p->main_pid, SIGKILL);
         p->main_pid = 0;
         process_result_describe(res, p->last_exit, sizeof(p->last_exit));
         if (p->stop_requested) {
@@ -70,11 +77,19 @@ static void on_exit_(Process *proc, const ProcessResult *res, void *userdata) {
                          format_duration(d, sizeof(d), delay));
 }
 
+/* No shell syntax: safe to prefix with "exec". */
+static bool command_is_simple(const char *c) {
+        return !strpbrk(c, ";&|()<>`$\n{}!*?[#~=") && strncmp(c, "exec ", 5) != 0;
+}
+
 static int spawn(Plugin *p) {
         ProcessOptions o = { .kill_grace = p->drain_timeout, .max_output = 1, .line = on_line };
+        _cleanup_free_ char *exec = NULL;
         int r;
 
-        r = process_spawn(p->owner->event, p->command, &o, on_exit_, p, &p->process);
+        if (command_is_simple(p->command) && asprintf(&exec, "exec %s", p->command) < 0)
+                return -ENOMEM;
+        r = process_spawn(p->owner->event, exec ?: p->command, &o, on_exit_, p, &p->process);
         if (r < 0)
                 return r;
         p->main_pid = process_pid(p->process);

@@ -109,7 +109,7 @@ static void update(Plugin *p) {
                 plugin_set_state(p, PLUGIN_STATE_RUNNING, "%s (%s), pid %d, %u restart(s)", a, p->sub_state,
                                  (int) p->main_pid, p->restarts);
         else if (streq(a, "activating") && streq(p->sub_state, "auto-restart"))
-                plugin_set_state(p, PLUGIN_STATE_RESTARTING, "exited (%s); systemd restarts it (NRestarts=%u)",
+                plugin_set_state(p, PLUGIN_STATE_RESTARTING, "exited (%s); systemd restarts it (%u restart(s) so far)",
                                  p->last_exit[0] ? p->last_exit : "unknown", p->restarts);
         else if (streq(a, "activating"))
                 plugin_set_state(p, PLUGIN_STATE_STARTING, "activating (%s)", p->sub_state);

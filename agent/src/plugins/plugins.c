@@ -73,6 +73,10 @@ void plugin_set_state(Plugin *p, PluginState s, const char *fmt, ...) {
         agent_callback_invoke(p->owner->cb, p->owner,
                               &(AgentEvent) { .type = PLUGINS_EVENT_CHANGED, .name = p->name, .reason = detail },
                               p->owner->userdata);
+        if (s == PLUGIN_STATE_RUNNING && old != s)
+                agent_callback_invoke(p->owner->cb, p->owner,
+                                      &(AgentEvent) { .type = PLUGINS_EVENT_RUNNING, .name = p->plugin },
+                                      p->owner->userdata);
         if (s == PLUGIN_STATE_STOPPED || s == PLUGIN_STATE_FAILED)
                 plugins_check_stopped(p->owner);
 }
