@@ -88,7 +88,6 @@ struct Plugins {
         size_t n;
         PluginRunner runner;    /* for plugins with a unit */
         bool started[_PLUGIN_STAGE_MAX];
-        PluginStage pending_stage;
         bool deciding;          /* Subscribe is on its way */
         bool stopping;
 

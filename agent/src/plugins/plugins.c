@@ -189,6 +189,7 @@ Plugins *plugins_free(Plugins *ps) {
 
 int plugins_add_components(Plugins *ps, ComponentList *l) {
         Plugin *p;
+
         LIST_FOREACH(plugins, p, ps ? ps->plugins : NULL) {
                 int r = component_list_add(l, &p->component);
                 if (r < 0)
@@ -217,6 +218,7 @@ static void start_one(Plugin *p) {
 
 static void start_stage(Plugins *ps, PluginStage stage) {
         Plugin *p;
+
         LIST_FOREACH(plugins, p, ps->plugins)
                 if (p->stage == stage && p->state == PLUGIN_STATE_WAITING)
                         start_one(p);
@@ -238,6 +240,7 @@ void plugins_runner_decided(Plugins *ps, PluginRunner runner, const char *why) {
 
 int plugins_start(Plugins *ps, PluginStage stage) {
         bool any_unit = false;
+        Plugin *p;
         int r;
 
         if (!ps || ps->stopping || ps->started[stage])
@@ -249,7 +252,6 @@ int plugins_start(Plugins *ps, PluginStage stage) {
         }
         if (ps->deciding)
                 return 0;
-        Plugin *p;
         LIST_FOREACH(plugins, p, ps->plugins)
                 any_unit = any_unit || p->unit;
         if (!any_unit) {
@@ -279,11 +281,15 @@ static void stop_finish(Plugins *ps, int error, const char *reason) {
                                                         .reason = reason }, ps->stop_userdata);
 }
 
+static bool still_stopping(const Plugin *p) {
+        return p->stop_requested && p->state != PLUGIN_STATE_STOPPED && p->state != PLUGIN_STATE_FAILED;
+}
+
 static bool all_down(Plugins *ps) {
         Plugin *p;
+
         LIST_FOREACH(plugins, p, ps->plugins)
-                if (p->state == PLUGIN_STATE_STOPPING || (p->stop_requested && p->state != PLUGIN_STATE_STOPPED &&
-                                                         p->state != PLUGIN_STATE_FAILED))
+                if (still_stopping(p))
                         return false;
         return true;
 }
@@ -299,11 +305,10 @@ static int on_stop_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
         Plugins *ps = userdata;
         char reason[512] = "";
         size_t l = 0;
-
         Plugin *p;
+
         LIST_FOREACH(plugins, p, ps->plugins)
-                if (!all_down(ps) && p->stop_requested && p->state != PLUGIN_STATE_STOPPED &&
-                    p->state != PLUGIN_STATE_FAILED && l < sizeof(reason) - 1)
+                if (still_stopping(p) && l < sizeof(reason) - 1)
                         l += snprintf(reason + l, sizeof(reason) - l, "%s%s", l ? ", " : "", p->name);
         log_warning("drain: %s still stopping at the deadline; leaving it to systemd's TimeoutStopSec", reason);
         stop_finish(ps, -ETIMEDOUT, reason);
@@ -321,6 +326,7 @@ static int on_stop_defer(sd_event_source *s, void *userdata) {
 int plugins_stop_all(Plugins *ps, AgentCallback done, void *userdata) {
         usec_t longest = 0;
         unsigned n = 0;
+        Plugin *p;
         int r;
 
         if (ps->stop_done)
@@ -334,7 +340,6 @@ int plugins_stop_all(Plugins *ps, AgentCallback done, void *userdata) {
         ps->stopping = true;
         ps->stop_done = done;
         ps->stop_userdata = userdata;
-        Plugin *p;
         LIST_FOREACH(plugins, p, ps->plugins) {
                 if (p->state == PLUGIN_STATE_WAITING || p->state == PLUGIN_STATE_STOPPED ||
                     (p->state == PLUGIN_STATE_FAILED && !p->main_pid))
