@@ -312,6 +312,24 @@ class PluginTests:
 class SystemdRunnerTest(PluginTests, AgentTestCase):
     runner = "systemd"
 
+    def test_drain_says_so_when_systemd_is_gone(self):
+        """At poweroff the bus may be gone (agentd.service is ordered After=dbus.service
+        for that): the drain does not wait for nothing, and does not claim success."""
+        self.fake.create_secret("db", string=secret_doc("app", "first-Pass-1"))
+        sd = self.start_systemd()
+        a = self.boot()
+        self.wait_running(a)
+        sd.stop()
+        self.bus.stop()
+        t0 = time.monotonic()
+        self.assertEqual(a.stop(), 0)
+        self.assertLess(time.monotonic() - t0, 10 * SLOW)
+        log = a.log()
+        # "cannot stop: Transport endpoint is not connected" or "systemd refused to stop …".
+        self.assertRegex(log, r"drain: plugins not stopped: plugin\.sample: (cannot stop|systemd refused)")
+        self.assertNotIn("drain: plugins stopped", log)
+        self.assertIn("drain done, exiting", log)
+
 
 class ExecRunnerTest(PluginTests, AgentTestCase):
     runner = "exec"

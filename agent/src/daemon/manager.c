@@ -130,8 +130,10 @@ static void on_plugins_stopped(void *source, const AgentEvent *ev, void *userdat
         Manager *m = userdata;
         AgentCallback done = m->drain_done;
 
-        if (ev->error < 0)
+        if (ev->error == -ETIMEDOUT)
                 log_warning("drain: plugins not stopped in time: %s", strna(ev->reason));
+        else if (ev->error < 0)
+                log_warning("drain: plugins not stopped: %s", strna(ev->reason));
         else if (plugins_count(m->plugins) > 0)
                 log_info("drain: plugins stopped");
         /* Later drain steps (the lifecycle hook, the last log flush) go

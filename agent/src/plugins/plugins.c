@@ -295,10 +295,24 @@ static bool all_down(Plugins *ps) {
 }
 
 void plugins_check_stopped(Plugins *ps) {
-        if (ps->stop_done && !ps->stop_defer && all_down(ps)) {
-                log_info("every plugin is down");
-                stop_finish(ps, 0, NULL);
+        char reason[512] = "";
+        size_t l = 0;
+        Plugin *p;
+
+        if (!ps->stop_done || ps->stop_defer || !all_down(ps))
+                return;
+        /* A stop that failed (systemd refused, the bus went away) leaves the
+         * plugin in an unknown state: say so, do not call it stopped. */
+        LIST_FOREACH(plugins, p, ps->plugins)
+                if (p->stop_requested && p->state == PLUGIN_STATE_FAILED && l < sizeof(reason) - 1)
+                        l += snprintf(reason + l, sizeof(reason) - l, "%s%s: %s", l ? "; " : "", p->name,
+                                      strna(p->component.detail));
+        if (l > 0) {
+                stop_finish(ps, -EIO, reason);
+                return;
         }
+        log_info("every plugin is down");
+        stop_finish(ps, 0, NULL);
 }
 
 static int on_stop_deadline(sd_event_source *s, uint64_t usec, void *userdata) {

@@ -34,7 +34,8 @@ typedef struct Plugins Plugins;
 enum {
         PLUGINS_EVENT_CHANGED = 1,      /* a plugin's state changed: name (plugin.NAME[@I]), reason */
         PLUGINS_EVENT_RUNNING,          /* a unit of [plugin.NAME] came up: name (NAME) */
-        PLUGINS_EVENT_STOPPED,          /* plugins_stop_all() ended: error -ETIMEDOUT if one did not stop */
+        PLUGINS_EVENT_STOPPED,          /* plugins_stop_all() ended: error -ETIMEDOUT if one did not stop
+                                         * in time, -EIO if one could not be stopped; reason names them */
 };
 
 int plugins_new(sd_event *e, PluginSettings *const *list, size_t n, AgentCallback cb, void *userdata,
