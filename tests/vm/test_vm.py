@@ -310,16 +310,18 @@ class Boot:
             return
         try:
             a_exit, a_inactive = int(f["stop_ActiveExitTimestampMonotonic"]), int(f["stop_InactiveEnterTimestampMonotonic"])
-            p_exit, p_inactive = (int(f["stop_plugin_ActiveExitTimestampMonotonic"]),
-                                  int(f["stop_plugin_InactiveEnterTimestampMonotonic"]))
+            p_stop, p_term, p_done = (int(f["stop_plugin_stopping_usec"]), int(f["stop_plugin_sigterm_usec"]),
+                                      int(f["stop_plugin_stopped_usec"]))
         except (KeyError, ValueError):
-            a_exit = a_inactive = p_exit = p_inactive = 0
-        r.check(n, f.get("stop_plugin_ActiveState") == "inactive" and f.get("stop_plugin_Result") == "success"
-                and a_exit <= p_exit <= p_inactive <= a_inactive and a_exit > 0,
+            a_exit = a_inactive = p_stop = p_term = p_done = 0
+        # From the journal (the stopped unit is unloaded): systemd's "Stopping"/"Stopped"
+        # lines of the plugin's unit and the plugin's own "SIGTERM: stopped".
+        r.check(n, f.get("stop_plugin_ActiveState") == "inactive" and a_exit > 0
+                and a_exit <= p_stop <= p_term <= p_done <= a_inactive,
                 "shutdown: the plugin's stop began after agentd's and ended before agentd's "
-                "(agentd %.2f-%.2f s, plugin %.2f-%.2f s)" % (a_exit / 1e6, a_inactive / 1e6, p_exit / 1e6,
-                                                             p_inactive / 1e6),
-                "plugin ActiveState=%s Result=%s" % (f.get("stop_plugin_ActiveState"), f.get("stop_plugin_Result")))
+                "(agentd %.2f-%.2f s, plugin %.2f-%.2f s, its SIGTERM at %.2f s)" % (
+                    a_exit / 1e6, a_inactive / 1e6, p_stop / 1e6, p_done / 1e6, p_term / 1e6),
+                "plugin ActiveState=%s" % f.get("stop_plugin_ActiveState"))
         marks = ["/health now answers 503", "drain: stopping 1 plugin", "drain: plugins stopped", "drain done, exiting"]
         pos = [log.find(m) for m in marks]
         r.check(n, all(p >= 0 for p in pos) and pos == sorted(pos),
