@@ -3,7 +3,8 @@
 #   verify     systemd-analyze verify on every unit, in a throw-away root
 #   tmpfiles   systemd-tmpfiles --create in a throw-away root: paths, modes, owners
 #   directives the settings the issue asks for are there, the forbidden ones are not
-#   exposure   bench/security-exposure.sh prints the figure, and it is <= 2.5
+#   exposure   bench/security-exposure.sh prints the figure, and it is <= 2.5 (the
+#              sample plugin's unit: lower than agentd's)
 #
 # Why a throw-away root for verify: `systemd-analyze verify` refuses a unit whose
 # ExecStart binary does not exist, and /usr/bin/agentd is not installed on a build
@@ -38,8 +39,10 @@ check_verify() {
         ln -s usr/bin "$root/bin"
         ln -s usr/lib "$root/lib"
         cp -r /usr/lib/systemd/system "$root/usr/lib/systemd/"
+        mkdir -p "$root/usr/libexec/agentd"
         printf '#!/bin/sh\nexit 0\n' >"$root/usr/bin/agentd"
-        chmod 0755 "$root/usr/bin/agentd"
+        cp "$root/usr/bin/agentd" "$root/usr/libexec/agentd/agentd-sample-plugin"
+        chmod 0755 "$root/usr/bin/agentd" "$root/usr/libexec/agentd/agentd-sample-plugin"
         cp "$(type -P kill)" "$root/usr/bin/kill"
         while read -r f; do
                 name=$(basename "$f")
@@ -68,7 +71,7 @@ check_tmpfiles() {
         cp "$units/agentd-tmpfiles.conf" "$root/usr/lib/tmpfiles.d/agentd.conf"
         systemd-tmpfiles --root="$root" --create agentd.conf ||
                 fail "systemd-tmpfiles --create agentd.conf failed"
-        for want in "run/agentd 755 root:root" "var/lib/agentd 750 root:root" \
+        for want in "run/agentd 755 root:root" "run/agentd/plugins 755 root:root" "var/lib/agentd 750 root:root" \
                     "etc/php-app 750 root:www-data"; do
                 read -r -a parts <<<"$want"
                 set -- "${parts[@]}"
@@ -111,7 +114,9 @@ check_directives() {
         fi
         echo "ok: WatchdogSec, MemoryMax, start rate limit"
 
+        check_plugin_unit
         # The capability set is the minimal one, and never contains CAP_SYS_ADMIN & co.
+        # Starting and stopping plugin units over D-Bus needs none more (agentd is uid 0).
         [ "$(value CapabilityBoundingSet)" = "CAP_CHOWN CAP_DAC_OVERRIDE CAP_FOWNER CAP_NET_BIND_SERVICE" ] ||
                 fail "CapabilityBoundingSet is '$(value CapabilityBoundingSet)'"
         echo "ok: CapabilityBoundingSet minimal"
@@ -132,17 +137,49 @@ check_directives() {
         echo "ok: not ordered after cloud-final.service or multi-user.target"
 }
 
-check_exposure() {
-        need systemd-analyze systemd
+# exposure UNIT: the figure in tenths (bash has no floats), checked <= 2.5.
+exposure() {
         local out figure
-        out=$("$src/bench/security-exposure.sh" "$units/agentd.service" 2>"$tmp/table") ||
-                { cat "$tmp/table" >&2; fail "bench/security-exposure.sh failed"; }
-        echo "$out"
+        out=$("$src/bench/security-exposure.sh" "$units/$1" 2>"$tmp/table") ||
+                { cat "$tmp/table" >&2; fail "bench/security-exposure.sh $1 failed"; }
+        echo "$out" >&2
         figure=${out##*: }
         [[ $figure =~ ^[0-9]+\.[0-9]$ ]] || fail "unexpected figure '$figure'"
-        # Compare in tenths, bash has no floats.
-        [ "${figure/./}" -le 25 ] || { cat "$tmp/table" >&2; fail "exposure $figure > 2.5"; }
-        echo "ok: exposure $figure <= 2.5"
+        [ "${figure/./}" -le 25 ] || { cat "$tmp/table" >&2; fail "$1: exposure $figure > 2.5"; }
+        echo "ok: $1 exposure $figure <= 2.5" >&2
+        echo "${figure/./}"
+}
+
+check_exposure() {
+        need systemd-analyze systemd
+        local agent plugin
+        agent=$(exposure agentd.service)
+        plugin=$(exposure agentd-sample-plugin.service)
+        # Plugins aim lower than agentd: no capability, no network, no writable path.
+        [ "$plugin" -lt "$agent" ] || fail "the sample plugin's exposure is not below agentd's"
+        echo "ok: plugin exposure below agentd's"
+}
+
+# The sample plugin's unit: started by agentd only, notify, reload by SIGHUP, its own
+# user, nothing of root's power.
+check_plugin_unit() {
+        local f=$units/agentd-sample-plugin.service line
+        for line in Type=notify "ExecReload=/bin/kill -HUP \$MAINPID" Restart=on-failure User=agentd-sample \
+                    CapabilityBoundingSet= NoNewPrivileges=yes ProtectSystem=strict PrivateNetwork=yes \
+                    RestrictAddressFamilies=AF_UNIX RuntimeDirectory=agentd-sample \
+                    DefaultDependencies=no; do
+                grep -qx -- "$line" "$f" || fail "agentd-sample-plugin.service lacks '$line'"
+                echo "ok: plugin unit: $line"
+        done
+        ! grep -q '^\[Install\]' "$f" || fail "agentd-sample-plugin.service has [Install]: only agentd starts it"
+        ! grep -Eq '^(DynamicUser|User)=root' "$f" || fail "the plugin runs as root"
+        echo "ok: plugin unit not enabled at boot, not root"
+        # Its drain fits agentd's: TimeoutStopSec within the 80 s drain_timeout maximum.
+        local stop
+        stop=$(seconds "$(sed -n 's/^TimeoutStopSec=//p' "$f" | tail -n 1)")
+        [ "$stop" -le 80 ] || fail "plugin TimeoutStopSec=$stop s exceeds drain_timeout's maximum (80 s)"
+        grep -q "^u agentd-sample " "$units/agentd-sysusers.conf" || fail "no sysusers.d entry for agentd-sample"
+        echo "ok: plugin TimeoutStopSec=${stop}s <= 80s, user agentd-sample in sysusers.d"
 }
 
 case $check in

@@ -28,7 +28,16 @@ org.freedesktop.systemd1.Manager:
     org.freedesktop.systemd1.Unit with ActiveState (read through
     org.freedesktop.DBus.Properties.Get): the unit's state from
     set_state(), "active" by default; an unknown unit answers NoSuchUnit.
-  With job_removed_before_reply, the command runs and JobRemoved is sent
+    Service units (a dict {"exec": CMD, "reload": "HUP", "restart": "on-failure",
+  "restart_sec": 0.2, "start_limit_burst": 5, "timeout_stop": 10} instead of a
+  command, set with set_service()): StartUnit, StopUnit, LoadUnit,
+  ReloadOrRestartUnit and ReloadOrTryRestartUnit run, signal and restart the
+  command as systemd would (see service_job() below); the unit object adds
+  SubState and org.freedesktop.systemd1.Service's MainPID, NRestarts,
+  ExecMainCode and ExecMainStatus, each change sent as PropertiesChanged to
+  subscribers and recorded as an event of kind "unit" (unit_events()). The
+  command's output goes to unit-NAME.log in the fake's dir.
+With job_removed_before_reply, the command runs and JobRemoved is sent
   before the method reply (the race systemd allows, and agentd handles).
 Ready when it has printed "READY" on stdout, which it does after the object
 is exported and the name is owned (RequestName answered "primary owner").
@@ -78,6 +87,25 @@ INTROSPECTION = """
       <arg type="s" name="mode" direction="in"/>
       <arg type="o" name="job" direction="out"/>
     </method>
+    <method name="ReloadOrTryRestartUnit">
+      <arg type="s" name="name" direction="in"/>
+      <arg type="s" name="mode" direction="in"/>
+      <arg type="o" name="job" direction="out"/>
+    </method>
+    <method name="StartUnit">
+      <arg type="s" name="name" direction="in"/>
+      <arg type="s" name="mode" direction="in"/>
+      <arg type="o" name="job" direction="out"/>
+    </method>
+    <method name="StopUnit">
+      <arg type="s" name="name" direction="in"/>
+      <arg type="s" name="mode" direction="in"/>
+      <arg type="o" name="job" direction="out"/>
+    </method>
+    <method name="LoadUnit">
+      <arg type="s" name="name" direction="in"/>
+      <arg type="o" name="unit" direction="out"/>
+    </method>
     <method name="GetUnit">
       <arg type="s" name="name" direction="in"/>
       <arg type="o" name="unit" direction="out"/>
@@ -91,6 +119,13 @@ INTROSPECTION = """
   </interface>
   <interface name="org.freedesktop.systemd1.Unit">
     <property type="s" name="ActiveState" access="read"/>
+    <property type="s" name="SubState" access="read"/>
+  </interface>
+  <interface name="org.freedesktop.systemd1.Service">
+    <property type="u" name="MainPID" access="read"/>
+    <property type="u" name="NRestarts" access="read"/>
+    <property type="i" name="ExecMainCode" access="read"/>
+    <property type="i" name="ExecMainStatus" access="read"/>
   </interface>
 </node>
 """
@@ -235,6 +270,19 @@ class FakeSystemd:
             self.config["units"][name] = command
         _write_json(self.config_path, self.config)
 
+    def set_service(self, name, command, **opts):
+        """A service unit running command (see the module doc for opts)."""
+        self.config["units"][name] = dict(opts, exec=command)
+        _write_json(self.config_path, self.config)
+
+    def unit_events(self, name=None):
+        """The state changes of service units, in order: dicts with unit,
+        active, sub, pid, nrestarts, code, status, time (monotonic)."""
+        return [e for e in self.events() if e["kind"] == "unit" and name in (None, e["unit"])]
+
+    def unit_log(self, name):
+        return _read(os.path.join(self.tmpdir, "unit-%s.log" % name))
+
     def start(self, timeout=10.0):
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen([PYTHON, os.path.abspath(__file__), "--address", self.bus.address,
@@ -352,11 +400,15 @@ def serve(address, config_path, events_path):
                 return invocation.return_dbus_error("org.freedesktop.systemd1.NoSuchUnit",
                                                     "Unit %s not loaded." % args[0])
             return invocation.return_value(GLib.Variant("(o)", (unit_object(args[0]),)))
-        if method != "ReloadOrRestartUnit":
+        if method == "LoadUnit":
+            if args[0] not in load_config()["units"]:
+                return invocation.return_dbus_error("org.freedesktop.systemd1.NoSuchUnit",
+                                                    "Unit %s not found." % args[0])
+            return invocation.return_value(GLib.Variant("(o)", (unit_object(args[0]),)))
+        if method not in ("ReloadOrRestartUnit", "ReloadOrTryRestartUnit", "StartUnit", "StopUnit"):
             return invocation.return_dbus_error("org.freedesktop.DBus.Error.UnknownMethod", method)
         unit, mode = args
-        with open(config_path) as f:
-            config = json.load(f)
+        config = load_config()
         command = config["units"].get(unit)
         if command is None:
             return invocation.return_dbus_error("org.freedesktop.systemd1.NoSuchUnit",
@@ -364,6 +416,11 @@ def serve(address, config_path, events_path):
         if mode != "replace":
             return invocation.return_dbus_error("org.freedesktop.DBus.Error.InvalidArgs",
                                                 "Job mode %s invalid." % mode)
+        if isinstance(command, dict):
+            return service_job(method, unit, command, invocation)
+        if method in ("StartUnit", "StopUnit"):
+            return invocation.return_dbus_error("org.freedesktop.DBus.Error.NotSupported",
+                                                "Unit %s has no ExecStart in the fake." % unit)
         job = pending.get(unit)
         if job is not None:
             # Like systemd: a reload of a unit that has a reload job queued
@@ -384,19 +441,184 @@ def serve(address, config_path, events_path):
             invocation.return_value(reply)
             run_job(job, command, None)
 
-    unit_paths = {}     # unit -> its object path, registered on first GetUnit
+    unit_paths = {}     # unit -> its object path, registered on first GetUnit/LoadUnit
+
+    def load_config():
+        with open(config_path) as f:
+            return json.load(f)
 
     def unit_property(connection, sender, path, iface, prop):
-        with open(config_path) as f:
-            config = json.load(f)
+        config = load_config()
         unit = [u for u, p in unit_paths.items() if p == path][0]
-        return GLib.Variant("s", config.get("states", {}).get(unit, "active"))
+        if isinstance(config["units"].get(unit), dict):
+            return service_property(unit, prop)
+        if prop == "ActiveState":
+            return GLib.Variant("s", config.get("states", {}).get(unit, "active"))
+        if prop == "SubState":
+            return GLib.Variant("s", "running")
+        return GLib.Variant("i" if prop.startswith("ExecMain") else "u", 0)
 
     def unit_object(unit):
         if unit not in unit_paths:
             unit_paths[unit] = "%s/unit/%d" % (OBJECT_PATH, len(unit_paths) + 1)
             conn.register_object(unit_paths[unit], node.interfaces[1], None, unit_property, None)
+            conn.register_object(unit_paths[unit], node.interfaces[2], None, unit_property, None)
         return unit_paths[unit]
+
+    # ---- service units: {"exec": CMD, ...} in config["units"] ----
+    # Like systemd for Type=exec with Restart=on-failure: StartUnit runs CMD (as
+    # `sh -c "exec CMD"`, so MainPID is the program), "active" once spawned; an exit
+    # that is not clean restarts it after restart_sec (NRestarts + 1) unless
+    # start_limit_burst starts happened within 10 s (then "failed"); a clean exit is
+    # "inactive". StopUnit sends SIGTERM, SIGKILL after timeout_stop. Reload*: SIGHUP
+    # to the main process when "reload" is "HUP"; ReloadOrRestartUnit starts a unit
+    # that is not running, ReloadOrTryRestartUnit leaves it alone. Each change is
+    # sent as PropertiesChanged (to subscribers) and recorded as kind "unit".
+    services = {}
+
+    def svc(unit):
+        return services.setdefault(unit, {"active": "inactive", "sub": "dead", "proc": None, "pid": 0,
+                                          "nrestarts": 0, "code": 0, "status": 0, "starts": [],
+                                          "stop_job": None, "kill_timer": None, "restart_timer": None})
+
+    def service_property(unit, prop):
+        st = svc(unit)
+        return {"ActiveState": GLib.Variant("s", st["active"]), "SubState": GLib.Variant("s", st["sub"]),
+                "MainPID": GLib.Variant("u", st["pid"]), "NRestarts": GLib.Variant("u", st["nrestarts"]),
+                "ExecMainCode": GLib.Variant("i", st["code"]),
+                "ExecMainStatus": GLib.Variant("i", st["status"])}[prop]
+
+    def set_service(unit, active, sub):
+        st = svc(unit)
+        st["active"], st["sub"] = active, sub
+        record(kind="unit", unit=unit, active=active, sub=sub, pid=st["pid"], nrestarts=st["nrestarts"],
+               code=st["code"], status=st["status"])
+        log("%s: %s (%s) pid %d" % (unit, active, sub, st["pid"]))
+        if not subscribers:
+            return
+        path = unit_object(unit)
+        conn.emit_signal(None, path, "org.freedesktop.DBus.Properties", "PropertiesChanged",
+                         GLib.Variant("(sa{sv}as)", ("org.freedesktop.systemd1.Service", {
+                             "MainPID": service_property(unit, "MainPID"),
+                             "NRestarts": service_property(unit, "NRestarts"),
+                             "ExecMainCode": service_property(unit, "ExecMainCode"),
+                             "ExecMainStatus": service_property(unit, "ExecMainStatus")}, [])))
+        conn.emit_signal(None, path, "org.freedesktop.DBus.Properties", "PropertiesChanged",
+                         GLib.Variant("(sa{sv}as)", ("org.freedesktop.systemd1.Unit", {
+                             "ActiveState": service_property(unit, "ActiveState"),
+                             "SubState": service_property(unit, "SubState")}, [])))
+
+    def spawn(unit, spec):
+        st = svc(unit)
+        now = time.monotonic()
+        st["starts"] = [t for t in st["starts"] if now - t < 10] + [now]
+        if len(st["starts"]) > spec.get("start_limit_burst", 5):
+            st["pid"] = 0
+            set_service(unit, "failed", "failed")
+            return False
+        out = os.open(os.path.join(os.path.dirname(config_path), "unit-%s.log" % unit),
+                      os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        launcher = Gio.SubprocessLauncher.new(Gio.SubprocessFlags.STDERR_MERGE)
+        launcher.take_stdout_fd(out)
+        try:
+            # setsid: a process group of its own, signalled as a whole as systemd
+            # does with KillMode=control-group (setsid execs without forking: the
+            # child is no group leader, so MainPID is the program).
+            proc = launcher.spawnv(["setsid", "/bin/sh", "-c", "exec " + spec["exec"]])
+        except GLib.Error as e:
+            log("%s: cannot start: %s" % (unit, e.message))
+            st["pid"], st["code"], st["status"] = 0, 1, 203
+            set_service(unit, "failed", "failed")
+            return False
+        st["proc"], st["pid"] = proc, int(proc.get_identifier())
+        set_service(unit, "active", "running")
+        proc.wait_async(None, lambda p, res: exited(unit, spec, p, res))
+        return True
+
+    def exited(unit, spec, proc, res):
+        st = svc(unit)
+        try:
+            proc.wait_finish(res)
+        except GLib.Error:
+            pass
+        if st["proc"] is not proc:
+            return
+        if st["pid"]:
+            killpg(st["pid"], signal.SIGKILL)       # what is left of its group, as systemd does
+        st["proc"], st["pid"] = None, 0
+        if proc.get_if_exited():
+            st["code"], st["status"] = 1, proc.get_exit_status()       # CLD_EXITED
+        else:
+            st["code"], st["status"] = 2, proc.get_term_sig()          # CLD_KILLED
+        if st["kill_timer"]:
+            GLib.source_remove(st["kill_timer"])
+            st["kill_timer"] = None
+        if st["stop_job"]:
+            job, st["stop_job"] = st["stop_job"], None
+            set_service(unit, "inactive", "dead")
+            del pending[unit]
+            job_removed(job["id"], job["path"], unit, "done")
+            return
+        clean = st["code"] == 1 and st["status"] == 0
+        if clean or spec.get("restart", "on-failure") == "no":
+            set_service(unit, "inactive" if clean else "failed", "dead" if clean else "failed")
+            return
+        set_service(unit, "activating", "auto-restart")
+
+        def restart():
+            st["restart_timer"] = None
+            if st["active"] == "activating" and st["sub"] == "auto-restart":
+                st["nrestarts"] += 1
+                spawn(unit, spec)
+            return False
+        st["restart_timer"] = GLib.timeout_add(int(spec.get("restart_sec", 0.2) * 1000), restart)
+
+    def service_job(method, unit, spec, invocation):
+        st = svc(unit)
+        jobs[0] += 1
+        job = {"id": jobs[0], "path": "%s/job/%d" % (OBJECT_PATH, jobs[0]), "unit": unit, "rerun": False}
+        invocation.return_value(GLib.Variant("(o)", (job["path"],)))
+        running = st["proc"] is not None
+        if method == "StopUnit":
+            if st["restart_timer"]:
+                GLib.source_remove(st["restart_timer"])
+                st["restart_timer"] = None
+            if not running:
+                if st["active"] != "failed":
+                    set_service(unit, "inactive", "dead")
+                return job_removed(job["id"], job["path"], unit, "done")
+            pending[unit] = job
+            st["stop_job"] = job
+            set_service(unit, "deactivating", "stop-sigterm")
+            killpg(st["pid"], signal.SIGTERM)
+
+            def kill():
+                st["kill_timer"] = None
+                if st["proc"]:
+                    killpg(st["pid"], signal.SIGKILL)
+                return False
+            st["kill_timer"] = GLib.timeout_add(int(spec.get("timeout_stop", 10) * 1000), kill)
+            return
+        if running and method != "StartUnit":
+            if spec.get("reload") == "HUP":
+                st["proc"].send_signal(signal.SIGHUP)
+            return job_removed(job["id"], job["path"], unit, "done")
+        if running or method == "ReloadOrTryRestartUnit":
+            return job_removed(job["id"], job["path"], unit, "done")
+        st["starts"] = []
+        ok = spawn(unit, spec)
+        job_removed(job["id"], job["path"], unit, "done" if ok else "failed")
+
+    def killpg(pid, sig):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def stop_all_services():
+        for st in services.values():
+            if st["proc"] is not None:
+                killpg(st["pid"], signal.SIGKILL)
 
     def name_owner_changed(connection, sender, path, iface, signal_name, params):
         name, old, new = params.unpack()
@@ -420,6 +642,7 @@ def serve(address, config_path, events_path):
     sys.stdout.write("READY\n")
     sys.stdout.flush()
     loop.run()
+    stop_all_services()
     if not conn.is_closed():
         conn.flush_sync(None)
         conn.close_sync(None)

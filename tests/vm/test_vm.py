@@ -320,8 +320,37 @@ class Boot:
                 "Result=%s ExecMainCode=%s ExecMainStatus=%s" % (
                     f.get("stop_Result"), f.get("stop_ExecMainCode"), f.get("stop_ExecMainStatus")))
         r.check(n, dur == dur and dur < limit, "shutdown: agentd stopped in %.2f s (TimeoutStopSec %.0f s)" % (dur, limit))
+        self.check_plugin_stop()
         r.check(n, qemu_rc == 0, "shutdown: poweroff, QEMU exited 0",
                 "QEMU exit %s" % ("killed at the %d s limit" % BOOT_LIMIT if qemu_rc is None else qemu_rc))
+
+    def check_plugin_stop(self):
+        """The sample plugin: stopped by agentd's drain, after /health turned 503 and before
+        agentd finished (serve); never started (broken)."""
+        r, n, f = self.report, self.name, self.facts
+        log = "\n".join(self.stop_log)
+        if self.scenario != "serve":
+            r.check(n, f.get("stop_plugin_ExecMainStartTimestampMonotonic") in ("", "0")
+                    and "drain: stopping" not in log, "shutdown: no plugin to stop (never started)")
+            return
+        try:
+            a_exit, a_inactive = int(f["stop_ActiveExitTimestampMonotonic"]), int(f["stop_InactiveEnterTimestampMonotonic"])
+            p_stop, p_term, p_done = (int(f["stop_plugin_stopping_usec"]), int(f["stop_plugin_sigterm_usec"]),
+                                      int(f["stop_plugin_stopped_usec"]))
+        except (KeyError, ValueError):
+            a_exit = a_inactive = p_stop = p_term = p_done = 0
+        # From the journal (the stopped unit is unloaded): systemd's "Stopping"/"Stopped"
+        # lines of the plugin's unit and the plugin's own "SIGTERM: stopped".
+        r.check(n, f.get("stop_plugin_ActiveState") == "inactive" and a_exit > 0
+                and a_exit <= p_stop <= p_term <= p_done <= a_inactive,
+                "shutdown: the plugin's stop began after agentd's and ended before agentd's "
+                "(agentd %.2f-%.2f s, plugin %.2f-%.2f s, its SIGTERM at %.2f s)" % (
+                    a_exit / 1e6, a_inactive / 1e6, p_stop / 1e6, p_done / 1e6, p_term / 1e6),
+                "plugin ActiveState=%s" % f.get("stop_plugin_ActiveState"))
+        marks = ["/health now answers 503", "drain: stopping 1 plugin", "drain: plugins stopped", "drain done, exiting"]
+        pos = [log.find(m) for m in marks]
+        r.check(n, all(p >= 0 for p in pos) and pos == sorted(pos),
+                "shutdown: agentd's log: 503, then StopUnit of the plugin, plugin stopped, then exit", str(pos))
 
     def summary(self):
         f = self.facts
@@ -403,6 +432,9 @@ def main():
         serve = Boot(ctx, "serve", "serve")
         boots.append(serve)
         serve.run()
+        pe = serve.facts.get("plugin_exposure", "?")
+        report.check("serve", pe != "?" and float(pe) < float(serve.facts.get("guest_exposure", "10")),
+                     "systemd-analyze security %s in the guest: %s (below agentd's)" % ("agentd-sample-plugin.service", pe))
         g = serve.facts.get("guest_exposure", "?")
         report.check("serve", g == exposure_host and g != "?",
                      "systemd-analyze security agentd.service in the guest: %s, host check: %s" % (g, exposure_host))

@@ -190,6 +190,8 @@ def build(build_dir, workdir, log, with_health):
     _install(g("10-ami.conf"), root, "/etc/agentd/agentd.conf.d/10-ami.conf", 0o640)
     if with_health:
         _install(g("20-ami-health.conf"), root, "/etc/agentd/agentd.conf.d/20-ami-health.conf", 0o640)
+    # The sample plugin (its binary, unit and user come with the package).
+    _install(g("30-ami-plugin.conf"), root, "/etc/agentd/agentd.conf.d/30-ami-plugin.conf", 0o640)
     # cloud-init: Ec2 datasource against the metadata server behind guestfwd.
     _install(g("99-agentd-vm-ec2.cfg"), root, "/etc/cloud/cloud.cfg.d/99-agentd-vm-ec2.cfg")
     # Network: systemd-networkd with DHCP (QEMU's user network).

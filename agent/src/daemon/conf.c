@@ -69,6 +69,7 @@ static const ConfSectionRef config_sections[] = {
         { &render_conf_section, offsetof(Config, renders) },
         { &health_conf_section, offsetof(Config, health) },
         { &check_conf_section, offsetof(Config, checks) },
+        { &plugin_conf_section, offsetof(Config, plugins) },
         { &vars_conf_section, offsetof(Config, vars) },
         { &metrics_conf_section, offsetof(Config, metrics) },
         { &logs_conf_section, 0 },
@@ -106,6 +107,7 @@ Config *config_free(Config *c) {
         health_settings_done(&c->health);
         metrics_settings_done(&c->metrics);
         conf_list_free(&c->checks, &check_conf_section);
+        conf_list_free(&c->plugins, &plugin_conf_section);
         for (size_t i = 0; i < c->vars.n; i++) {
                 free(c->vars.names[i]);
                 free(c->vars.values[i]);
@@ -142,6 +144,62 @@ static bool secret_exists(const char *name, void *userdata) {
         return conf_list_find(&c->secrets, &secret_conf_section, name) != NULL;
 }
 
+/* Each plugin's health= as a check of the health layer (which the plugins
+ * layer may not see): after the health verify, so a config whose only
+ * checks are plugins' still gets the default fpm check. */
+static int add_plugin_checks(Config *c, char **ret_error) {
+        for (size_t i = 0; i < c->plugins.n; i++) {
+                const PluginSettings *p = config_plugins(c)[i];
+                _cleanup_free_ char *name = NULL;
+                int r;
+
+                if (!p->health)
+                        continue;
+                if (asprintf(&name, PLUGIN_CHECK_PREFIX "%s", p->name) < 0)
+                        return -ENOMEM;
+                r = check_settings_add_http(&c->checks, name, p->health, p->health_socket, p->critical,
+                                            PLUGIN_CHECK_INTERVAL, 1, 2);
+                if (r == -EEXIST) {
+                        const CheckSettings *k = conf_list_find(&c->checks, &check_conf_section, name);
+                        /* Verified twice: ours already. */
+                        if (k->type == CHECK_HTTP && streq_ptr(k->url, p->health) &&
+                            streq_ptr(k->unix_socket, p->health_socket))
+                                continue;
+                }
+                if (r == -EEXIST)
+                        return conf_error(ret_error, "[plugin.%s]: health= adds the check [check.%s], which is "
+                                          "configured already: rename that section", p->name, name);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* A [render.NAME] whose reload= names a plugin's unit (its credentials
+ * file): reloaded only while the plugin runs. At bootstrap the plugin is
+ * not started yet, and ReloadOrRestartUnit would start it before agentd
+ * does; after a rotation the running plugin gets its ExecReload= (SIGHUP). */
+static int link_plugin_renders(Config *c) {
+        for (size_t i = 0; i < c->renders.n; i++) {
+                RenderSettings *rs = config_renders(c)[i];
+
+                for (size_t j = 0; rs->reload && j < c->plugins.n; j++) {
+                        const PluginSettings *p = config_plugins(c)[j];
+                        for (unsigned k = 0; k < plugin_settings_count(p); k++) {
+                                _cleanup_free_ char *unit = NULL;
+                                int r = plugin_settings_unit_name(p, k, &unit);
+                                if (r == -ENOENT)
+                                        break;
+                                if (r < 0)
+                                        return r;
+                                if (streq(unit, rs->reload))
+                                        rs->reload_if_running = true;
+                        }
+                }
+        }
+        return 0;
+}
+
 int config_verify(Config *c, char **ret_error) {
         int r;
 
@@ -158,6 +216,12 @@ int config_verify(Config *c, char **ret_error) {
                 r = lifecycle_settings_verify(&c->lifecycle, ret_error);
         if (r >= 0)
                 r = metrics_settings_verify(&c->metrics, ret_error);
+        if (r >= 0)
+                r = plugin_settings_verify(config_plugins(c), c->plugins.n, ret_error);
+        if (r >= 0)
+                r = add_plugin_checks(c, ret_error);
+        if (r >= 0)
+                r = link_plugin_renders(c);
         return r;
 }
 

@@ -23,6 +23,7 @@
 #include "lifecycle-settings.h"
 #include "macro.h"
 #include "metrics-settings.h"
+#include "plugin-settings.h"
 #include "render-settings.h"
 
 #define AGENTD_CONF_DIR "/etc/agentd"
@@ -49,7 +50,9 @@ typedef struct Config {
         ConfList secrets;               /* [secret.NAME]: SecretSettings */
         ConfList renders;               /* [render.NAME]: RenderSettings */
         HealthSettings health;          /* [health] */
-        ConfList checks;                /* [check.NAME]: CheckSettings */
+        ConfList checks;                /* [check.NAME]: CheckSettings, and [check.plugin-NAME] from
+                                         * each [plugin.NAME] health= */
+        ConfList plugins;               /* [plugin.NAME]: PluginSettings */
         TemplateVars vars;              /* [vars] */
         MetricsSettings metrics;        /* [metrics] */
 
@@ -67,6 +70,14 @@ typedef struct Config {
 #define config_secrets(c) ((SecretSettings *const *) (c)->secrets.items)
 #define config_renders(c) ((RenderSettings *const *) (c)->renders.items)
 #define config_checks(c) ((CheckSettings *const *) (c)->checks.items)
+#define config_plugins(c) ((PluginSettings *const *) (c)->plugins.items)
+
+/* A plugin's health= becomes the http check [check.plugin-NAME], sampled
+ * every 5 s, failing after 2 failed samples, passing after 1. */
+#define PLUGIN_CHECK_PREFIX "plugin-"
+#define PLUGIN_CHECK_INTERVAL (5 * USEC_PER_SEC)
+/* ... and once soon after the plugin came up (its socket may lag its start). */
+#define PLUGIN_CHECK_FIRST_DELAY (500 * USEC_PER_MSEC)
 
 /* Defaults only; never fails but for -ENOMEM. */
 int config_new(Config **ret);

@@ -28,6 +28,7 @@
 #include "manager.h"
 #include "metrics.h"
 #include "parse-util.h"
+#include "plugins.h"
 #include "render.h"
 #include "secrets.h"
 #include "time-util.h"
@@ -85,6 +86,8 @@ static void bootstrap_ended(Manager *m, int error) {
         notify_ready(m);
         (void) check_set_start(m->checks);
         start_metrics(m);
+        if (error >= 0 && !m->stopping)
+                (void) plugins_start(m->plugins, PLUGIN_START_BOOTSTRAP);
         health_server_refresh(m->health);
         if (error < 0 && !m->launch_requested &&
             lifecycle_complete(m->lifecycle, LIFECYCLE_HOOK_LAUNCH, false, on_launch_completed, m) >= 0)

@@ -8,13 +8,16 @@
  * recommendation (lifecycle.c reports those).
  *
  *   health       /health answers 503 at once (the ALB stops sending)
+ *   plugins      the plugins stop taking work and finish what they hold
+ *                (StopUnit, or SIGTERM with the exec runner), each bounded
+ *                by its drain_timeout
  *   connections  wait until no connection is open on the web port
  *                (sock_diag), at most drain_timeout, or less when AWS gave
  *                less (a Spot notice comes two minutes ahead)
  *   lifecycle    CompleteLifecycleAction CONTINUE for the terminate hook
  *
- * Later capabilities add their steps (plugins stop before connections
- * close; logs and metrics flush before the hook is completed). A drain
+ * Log shipping adds its flush before the hook is completed (after the
+ * plugins, so their last lines ship). A drain
  * started by SIGTERM ends with agentd's exit; any other keeps agentd up,
  * out of service, until the shutdown's SIGTERM, which then exits at once.
  */
@@ -26,6 +29,7 @@
 #include "log.h"
 #include "manager.h"
 #include "parse-util.h"
+#include "plugins.h"
 #include "sequence.h"
 #include "netlink-sockdiag.h"
 #include "time-util.h"
@@ -42,6 +46,30 @@ static void step_health(Sequence *s, void *userdata) {
         /* The terminate hook waits on us from now on: keep it alive. */
         lifecycle_terminating(m->lifecycle);
         sequence_step_done(s);
+}
+
+static void on_plugins_stopped(void *source, const AgentEvent *ev, void *userdata) {
+        Manager *m = userdata;
+
+        if (ev->error == -ETIMEDOUT)
+                log_warning("drain: plugins not stopped in time: %s", strna(ev->reason));
+        else if (ev->error < 0)
+                log_warning("drain: plugins not stopped: %s", strna(ev->reason));
+        else
+                log_info("drain: plugins stopped");
+        /* Stopped or not, the drain goes on: the instance leaves anyway. */
+        if (m->drain)
+                sequence_step_done(m->drain);
+}
+
+static void step_plugins(Sequence *s, void *userdata) {
+        Manager *m = userdata;
+        int r = plugins_stop_all(m->plugins, on_plugins_stopped, m);
+
+        if (r < 0) {
+                log_warning_errno(r, "drain: cannot stop the plugins: %m");
+                sequence_step_done(s);
+        }
 }
 
 static int on_connections_poll(sd_event_source *src, uint64_t usec, void *userdata) {
@@ -155,6 +183,8 @@ int manager_drain(Manager *m, const char *why, usec_t time_left, bool exit_when_
                          "drain_timeout", on_drain_event, m, &m->drain);
         if (r >= 0)
                 r = sequence_add_step(m->drain, "health", step_health, m);
+        if (r >= 0 && plugins_count(m->plugins) > 0)
+                r = sequence_add_step(m->drain, "plugins", step_plugins, m);
         if (r >= 0)
                 r = sequence_add_step(m->drain, "connections", step_connections, m);
         if (r >= 0 && lifecycle_hook_configured(m->lifecycle, LIFECYCLE_HOOK_TERMINATE))

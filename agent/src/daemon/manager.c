@@ -19,6 +19,7 @@
 #include "manager.h"
 #include "parse-util.h"
 #include "metrics.h"
+#include "plugins.h"
 #include "render.h"
 #include "secrets.h"
 #include "time-util.h"
@@ -92,6 +93,8 @@ int manager_collect_components(Manager *m, ComponentList *l) {
                 r = check_set_add_components(m->checks, l);
         if (r >= 0)
                 r = metrics_add_components(m->metrics, l);
+        if (r >= 0)
+                r = plugins_add_components(m->plugins, l);
         return r;
 }
 
@@ -135,6 +138,10 @@ static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata) {
 static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
 
+        if (m->stopping) {
+                log_notice("received %s while stopping: still draining", si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+                return 0;
+        }
         log_info("received %s, stopping", si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
         (void) sd_notify(false, "STOPPING=1");
         manager_set_status(m, "Stopping");
@@ -307,6 +314,21 @@ static int on_metrics_endpoint(void *userdata, char **ret, size_t *ret_len) {
         return metrics_format_prometheus(m->metrics, ret, ret_len);
 }
 
+/* A plugin came up: sample its health= check shortly, not at the next
+ * interval, so /health follows the plugin at once. (Its state reaches
+ * agentctl status through its component.) */
+static void on_plugins_event(void *source, const AgentEvent *ev, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_free_ char *name = NULL;
+        Check *c;
+
+        if (ev->type != PLUGINS_EVENT_RUNNING || asprintf(&name, PLUGIN_CHECK_PREFIX "%s", ev->name) < 0)
+                return;
+        c = check_set_find(m->checks, name);
+        if (c && c->timer)
+                (void) check_schedule(c, PLUGIN_CHECK_FIRST_DELAY);
+}
+
 int manager_new(const char *config_path, Config *config, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         RenderHooks hooks;
@@ -360,6 +382,10 @@ int manager_new(const char *config_path, Config *config, Manager **ret) {
         r = metrics_new(m->event, m->glue, m->aws, &m->config->metrics, NULL, m, &m->metrics);
         if (r < 0)
                 return log_error_errno(r, "cannot set up metrics: %m");
+        r = plugins_new(m->event, config_plugins(m->config), m->config->plugins.n, on_plugins_event, m,
+                        &m->plugins);
+        if (r < 0)
+                return log_error_errno(r, "cannot set up the plugins: %m");
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -374,6 +400,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->drain_timer);
         free(m->drain_trigger);
         lifecycle_free(m->lifecycle);
+        plugins_free(m->plugins);
         check_set_free(m->checks);
         health_server_free(m->health);
         metrics_free(m->metrics);

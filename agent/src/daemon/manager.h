@@ -14,6 +14,7 @@
  *   a check sample       → /health is rebuilt
  *   bootstrap done       → READY=1, checks start, metrics get the instance
  *                          dimensions and start
+ *   bootstrap done       → plugins start (start_after=bootstrap)
  *   identity retrying    → EXTEND_TIMEOUT_USEC to systemd
  *   SIGHUP               → new settings pointers for every subsystem
  *
@@ -49,6 +50,7 @@ typedef struct CheckSet CheckSet;
 typedef struct Sequence Sequence;
 typedef struct Lifecycle Lifecycle;
 typedef struct Metrics Metrics;
+typedef struct Plugins Plugins;
 
 typedef enum ManagerState {
         MANAGER_BOOTSTRAPPING,
@@ -78,6 +80,7 @@ struct Manager {
         Lifecycle *lifecycle;
         Sequence *bootstrap;
         Sequence *drain;                /* once started, until exit (or agentctl resume) */
+        Plugins *plugins;
 
         Component core;         /* the bootstrap itself */
         bool draining;          /* /health answers 503 "draining" */

@@ -5,6 +5,8 @@
 /*
  * type=http: one GET on the curl glue (libcurl multi on the loop), the
  * status compared with expect_status=, the body searched for expect_body=.
+ * unix_socket= sends it through a unix socket (a plugin's health endpoint
+ * in its RuntimeDirectory), the URL still giving the path and Host:.
  * The body is capped at 64 KiB: a health page is small, and a target that
  * sends more fails rather than costing memory.
  */
@@ -19,6 +21,11 @@ static void on_http_done(HttpRequest *req, int error, long status, void *userdat
         Check *c = userdata;
         const char *body;
 
+        if (error < 0 && c->settings->unix_socket) {
+                check_complete(c, CHECK_RESULT_FAIL, "GET %s through unix:%s: %s", c->settings->url,
+                               c->settings->unix_socket, http_request_error(req));
+                return;
+        }
         if (error < 0) {
                 check_complete(c, CHECK_RESULT_FAIL, "GET %s: %s", c->settings->url, http_request_error(req));
                 return;
@@ -47,6 +54,11 @@ static int http_start(Check *c) {
                 return r;
         }
         c->run = req;
+        if (c->settings->unix_socket && (r = http_request_set_unix_socket(req, c->settings->unix_socket)) < 0) {
+                check_complete(c, CHECK_RESULT_FAIL, "cannot use unix socket %s: %s", c->settings->unix_socket,
+                               strerror(-r));
+                return r;
+        }
         /* Our own timer ends the run; curl's is a backstop. */
         http_request_set_timeouts(req, c->settings->timeout, c->settings->timeout + USEC_PER_SEC);
         http_request_set_max_response(req, HTTP_CHECK_MAX_BODY);

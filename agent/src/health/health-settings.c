@@ -140,6 +140,7 @@ static const ConfItem check_items[] = {
         CHECK_ITEM("rise", check_conf_parse_rise_fall, rise),
         CHECK_ITEM("fall", check_conf_parse_rise_fall, fall),
         CHECK_ITEM("url", conf_parse_url, url),
+        CHECK_ITEM("unix_socket", conf_parse_socket_path, unix_socket),
         CHECK_ITEM("expect_status", check_conf_parse_http_status, expect_status),
         CHECK_ITEM("expect_body", conf_parse_string, expect_body),
         CHECK_ITEM("target", conf_parse_string, target),
@@ -175,6 +176,7 @@ static void check_settings_done(void *item) {
         CheckSettings *k = item;
 
         free(k->url);
+        free(k->unix_socket);
         free(k->expect_body);
         free(k->target);
         free(k->host);
@@ -220,11 +222,25 @@ void health_settings_done(HealthSettings *s) {
         s->socket_group = mfree(s->socket_group);
 }
 
+/* Appends k to the list, or frees it. */
+static int checks_append(ConfList *checks, CheckSettings *k) {
+        void **a = realloc(checks->items, (checks->n + 1) * sizeof(void *));
+
+        if (!a) {
+                check_settings_done(k);
+                free(k->name);
+                free(k);
+                return -ENOMEM;
+        }
+        checks->items = a;
+        checks->items[checks->n++] = k;
+        return 0;
+}
+
 /* No [check.*] at all: php-fpm's ping through nginx, as the platform's
  * nginx site serves it (location = /fpm-ping). */
 static int add_default_check(ConfList *checks) {
-        _cleanup_free_ CheckSettings *k = calloc(1, sizeof(*k));
-        void **a;
+        CheckSettings *k = calloc(1, sizeof(*k));
 
         if (!k)
                 return -ENOMEM;
@@ -233,16 +249,42 @@ static int add_default_check(ConfList *checks) {
         k->name = strdup("fpm");
         k->url = strdup("http://127.0.0.1/fpm-ping");
         k->expect_body = strdup("pong");
-        a = realloc(checks->items, (checks->n + 1) * sizeof(void *));
-        if (a)
-                checks->items = a;
-        if (!k->name || !k->url || !k->expect_body || !a) {
+        if (!k->name || !k->url || !k->expect_body) {
                 check_settings_done(k);
                 free(k->name);
+                free(k);
                 return -ENOMEM;
         }
-        checks->items[checks->n++] = TAKE_PTR(k);
-        return 0;
+        return checks_append(checks, k);
+}
+
+int check_settings_add_http(ConfList *checks, const char *name, const char *url, const char *unix_socket,
+                            bool critical, usec_t interval, unsigned rise, unsigned fall) {
+        CheckSettings *k;
+
+        if (conf_list_find(checks, &check_conf_section, name))
+                return -EEXIST;
+        k = calloc(1, sizeof(*k));
+        if (!k)
+                return -ENOMEM;
+        (void) check_settings_init(k);
+        k->type = CHECK_HTTP;
+        k->critical = critical;
+        k->interval = interval;
+        k->timeout = MIN(k->timeout, interval / 2);
+        k->rise = rise;
+        k->fall = fall;
+        k->name = strdup(name);
+        k->url = strdup(url);
+        if (unix_socket)
+                k->unix_socket = strdup(unix_socket);
+        if (!k->name || !k->url || (unix_socket && !k->unix_socket)) {
+                check_settings_done(k);
+                free(k->name);
+                free(k);
+                return -ENOMEM;
+        }
+        return checks_append(checks, k);
 }
 
 /* What each check type needs; NULL when the check is complete. */
@@ -294,6 +336,8 @@ int health_settings_verify(HealthSettings *s, ConfList *checks, HealthSecretExis
 
                 if (!missing && k->timeout >= k->interval)
                         missing = "timeout= must be shorter than interval=";
+                if (!missing && k->unix_socket && k->type != CHECK_HTTP)
+                        missing = "unix_socket= is for type=http";
                 if (!missing && k->type == CHECK_TCP && k->target && !target_valid(k->target))
                         missing = "target= is not HOST:PORT";
                 if (!missing && k->secret && !(secret_exists && secret_exists(k->secret, userdata)))

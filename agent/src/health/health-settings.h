@@ -59,6 +59,7 @@ typedef struct CheckSettings {
         unsigned rise, fall;
         /* http */
         char *url;
+        char *unix_socket;      /* connect here instead of the URL's host */
         unsigned expect_status;
         char *expect_body;
         /* tcp */
@@ -101,6 +102,12 @@ typedef bool (*HealthSecretExists)(const char *name, void *userdata);
  * "[check.NAME]: ..."; -ENOMEM. */
 int health_settings_verify(HealthSettings *s, ConfList *checks, HealthSecretExists secret_exists, void *userdata,
                            char **ret_error);
+
+/* Appends an http check (another layer's, e.g. a plugin's health=) with
+ * the defaults of [check.NAME] but interval, rise and fall given: -EEXIST
+ * when a check of that name exists, -ENOMEM. */
+int check_settings_add_http(ConfList *checks, const char *name, const char *url, const char *unix_socket,
+                            bool critical, usec_t interval, unsigned rise, unsigned fall);
 
 const char *check_type_to_string(CheckType t);
 CheckType check_type_from_string(const char *s);

@@ -25,6 +25,7 @@ typedef struct Job {
         sd_event_source *timeout;       /* systemd never reported the job's end */
         AgentCallback done;
         void *userdata;
+        bool if_running;                /* ReloadOrTryRestartUnit */
         LIST_FIELDS(struct Job, jobs);
 } Job;
 
@@ -215,7 +216,8 @@ static int on_start(sd_event_source *s, void *userdata) {
                 return run_command(j, why), 0;
         }
         k = sd_bus_call_method_async(r->bus, &j->slot, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                                     "org.freedesktop.systemd1.Manager", "ReloadOrRestartUnit",
+                                     "org.freedesktop.systemd1.Manager",
+                                     j->if_running ? "ReloadOrTryRestartUnit" : "ReloadOrRestartUnit",
                                      on_reload_reply, j, "ss", j->unit, "replace");
         if (k < 0) {
                 snprintf(why, sizeof(why), "calling systemd failed (%s)", strerror(-k));
@@ -224,7 +226,8 @@ static int on_start(sd_event_source *s, void *userdata) {
         return 0;
 }
 
-int reloader_reload(Reloader *r, const char *unit, const char *command, AgentCallback done, void *userdata) {
+static int reload(Reloader *r, const char *unit, const char *command, bool if_running, AgentCallback done,
+                  void *userdata) {
         Job *j;
         int k;
 
@@ -233,7 +236,7 @@ int reloader_reload(Reloader *r, const char *unit, const char *command, AgentCal
         j = calloc(1, sizeof(*j));
         if (!j)
                 return -ENOMEM;
-        *j = (Job) { .owner = r, .done = done, .userdata = userdata };
+        *j = (Job) { .owner = r, .done = done, .userdata = userdata, .if_running = if_running };
         LIST_PREPEND(jobs, r->jobs, j);
         if ((unit && !(j->unit = strdup(unit))) || (command && !(j->command = strdup(command)))) {
                 job_free(j);
@@ -248,6 +251,15 @@ int reloader_reload(Reloader *r, const char *unit, const char *command, AgentCal
                 return k;
         }
         return 0;
+}
+
+int reloader_reload(Reloader *r, const char *unit, const char *command, AgentCallback done, void *userdata) {
+        return reload(r, unit, command, false, done, userdata);
+}
+
+int reloader_reload_if_running(Reloader *r, const char *unit, const char *command, AgentCallback done,
+                               void *userdata) {
+        return reload(r, unit, command, true, done, userdata);
 }
 
 int reloader_new(sd_event *e, Reloader **ret) {

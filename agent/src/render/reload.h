@@ -29,3 +29,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Reloader *, reloader_free);
  * always from the event loop, never from inside this call. Pending
  * reloads are dropped, without callback, by reloader_free(). */
 int reloader_reload(Reloader *r, const char *unit, const char *command, AgentCallback done, void *userdata);
+/* The same with ReloadOrTryRestartUnit: a unit that is not running is left
+ * alone (a plugin's credentials rendered at bootstrap must not start the
+ * plugin before agentd does). */
+int reloader_reload_if_running(Reloader *r, const char *unit, const char *command, AgentCallback done,
+                               void *userdata);

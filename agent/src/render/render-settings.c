@@ -23,6 +23,7 @@ static const ConfItem render_items[] = {
         ITEM("validate", conf_parse_string, validate),
         ITEM("reload", conf_parse_unit, reload),
         ITEM("reload_command", conf_parse_string, reload_command),
+        ITEM("reload_if_running", conf_parse_bool, reload_if_running),
         {}
 };
 

@@ -13,6 +13,9 @@
  *   validate = nginx -t -q -c {}    "{}" is the staged file
  *   reload = nginx.service          reloaded over D-Bus
  *   reload_command = nginx -s reload   when systemd is not reachable
+ *   reload_if_running = yes         ReloadOrTryRestartUnit: never starts the
+ *                                   unit (the daemon sets it when reload=
+ *                                   names a plugin's unit)
  *
  * The section, its parsers and defaults live here; the daemon lists
  * render_conf_section in its ConfTable and hands the parsed items to
@@ -37,6 +40,7 @@ typedef struct RenderSettings {
         char *validate;         /* command, "{}" → the staged file */
         char *reload;           /* systemd unit, reloaded over D-Bus */
         char *reload_command;   /* when systemd is not reachable */
+        bool reload_if_running; /* leave a unit that is not running alone */
 } RenderSettings;
 
 extern const ConfSection render_conf_section;

@@ -54,6 +54,7 @@ typedef struct Target {
         uid_t uid;
         gid_t gid;
         char *validate, *reload, *reload_command;
+        bool reload_if_running;
         char **vars;                    /* variables the template uses */
         size_t n_vars;
         bool uses_secret;
@@ -531,7 +532,8 @@ static void reload_changed(Renderer *r) {
                 }
                 q->renderer = r;
                 r->pending++;
-                if (reloader_reload(r->reloader, t->reload, t->reload_command, on_reloaded, q) < 0) {
+                if ((t->reload_if_running ? reloader_reload_if_running : reloader_reload)(
+                            r->reloader, t->reload, t->reload_command, on_reloaded, q) < 0) {
                         r->pending--;
                         free(q->what);
                         free(q);
@@ -729,7 +731,8 @@ int renderer_rollback(Renderer *r, const char *name, AgentCallback done, void *u
                 return 0;
         }
         LIST_PREPEND(waiters, r->rollbacks, w);
-        k = reloader_reload(r->reloader, t->reload, t->reload_command, on_rollback_reloaded, w);
+        k = (t->reload_if_running ? reloader_reload_if_running : reloader_reload)(
+                r->reloader, t->reload, t->reload_command, on_rollback_reloaded, w);
         if (k < 0) {
                 LIST_REMOVE(waiters, r->rollbacks, w);
                 waiter_answer(w, k, "cannot start the reload");
@@ -821,6 +824,7 @@ static int target_new(Renderer *r, const RenderSettings *s, const char *state_di
             (s->reload_command && !(t->reload_command = strdup(s->reload_command))))
                 return -ENOMEM;
         t->format = s->format >= 0 ? (TemplateFormat) s->format : format_guess(t->template_path);
+        t->reload_if_running = s->reload_if_running;
 
         snprintf(t->component_name, sizeof(t->component_name), "render.%s", t->name);
         component_init(&t->component, t->component_name, true);

@@ -232,6 +232,11 @@ void http_request_set_max_response(HttpRequest *req, size_t max) {
         req->max_response = max;
 }
 
+int http_request_set_unix_socket(HttpRequest *req, const char *path) {
+        CURLcode c = curl_easy_setopt(req->easy, CURLOPT_UNIX_SOCKET_PATH, path);
+        return c == CURLE_OK ? 0 : c == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
+}
+
 int http_request_set_sigv4(HttpRequest *req, const char *region, const char *service,
                            const char *access_key_id, const char *secret_access_key) {
         free(req->sigv4_param);

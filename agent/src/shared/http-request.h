@@ -29,6 +29,9 @@ int http_request_add_header(HttpRequest *req, const char *header);
 int http_request_set_body(HttpRequest *req, const void *data, size_t len);
 void http_request_set_timeouts(HttpRequest *req, usec_t connect, usec_t total);
 void http_request_set_max_response(HttpRequest *req, size_t max);
+/* Connect to this unix socket instead of the URL's host and port (curl's
+ * --unix-socket; the URL still gives the path and Host:). Copied. */
+int http_request_set_unix_socket(HttpRequest *req, const char *path);
 /* Sign with SigV4 for REGION/SERVICE; token may be NULL. Strings copied. */
 int http_request_set_sigv4(HttpRequest *req, const char *region, const char *service,
                            const char *access_key_id, const char *secret_access_key);
