@@ -277,7 +277,7 @@ class PluginTests:
         self.assertFalse([s for s in samples if s[1] == 200 and not s[2]], samples[-20:])
         log = a.log()
         order = [log.index(m) for m in ("received SIGTERM", "/health now answers 503", "drain: stopping 1 plugin",
-                                        "drain: plugins stopped", "drain done, exiting")]
+                                        "drain: plugins stopped", "drained in")]
         self.assertEqual(order, sorted(order), log[-3000:])
         if sd:
             inactive = [e for e in sd.unit_events(UNIT) if e["active"] == "inactive"]
@@ -328,7 +328,7 @@ class SystemdRunnerTest(PluginTests, AgentTestCase):
         # "cannot stop: Transport endpoint is not connected" or "systemd refused to stop …".
         self.assertRegex(log, r"drain: plugins not stopped: plugin\.sample: (cannot stop|systemd refused)")
         self.assertNotIn("drain: plugins stopped", log)
-        self.assertIn("drain done, exiting", log)
+        self.assertIn("drained in", log)
 
 
 class ExecRunnerTest(PluginTests, AgentTestCase):
