@@ -16,9 +16,10 @@ What happens:
      tests/deploy/render_tftpl.py, exactly as Terraform's templatefile() would: it
      fetches the package from the emulator's S3 (curl --aws-sigv4 with the role's IMDS
      credentials), checks its SHA-256 and installs it with apt-get, the production path.
-  3. Boot "serve" (scenarios 1 boot, 2 rotation, 5 termination through the lifecycle
-     hook, 3 shutdown) and boot "broken" (scenario
-     4, a secret id that does not exist; it shuts down the same way). The guest reports on
+  3. Boot "serve" (scenarios 1 boot, 2 rotation, 3 shutdown) and boot "broken" (scenario
+     4, a secret id that does not exist; then 5, termination through the lifecycle hook: the
+     target lifecycle state turns Terminated, the guest drains and completes the hook; it
+     shuts down the same way). The guest reports on
      a virtio port; the host answers its WAITs (HTTP through the hostfwd, rotation through
      the emulator) on a second port.
 
@@ -347,7 +348,7 @@ class Boot:
                 "(agentd %.2f-%.2f s, plugin %.2f-%.2f s, its SIGTERM at %.2f s)" % (
                     a_exit / 1e6, a_inactive / 1e6, p_stop / 1e6, p_done / 1e6, p_term / 1e6),
                 "plugin ActiveState=%s" % f.get("stop_plugin_ActiveState"))
-        marks = ["/health now answers 503", "drain: stopping 1 plugin", "drain: plugins stopped", "drain done, exiting"]
+        marks = ["/health now answers 503", "drain: stopping 1 plugin", "drain: plugins stopped", "drained in"]
         pos = [log.find(m) for m in marks]
         r.check(n, all(p >= 0 for p in pos) and pos == sorted(pos),
                 "shutdown: agentd's log: 503, then StopUnit of the plugin, plugin stopped, then exit", str(pos))
