@@ -326,6 +326,25 @@ def maintainer():
         p = chroot(root, "dpkg-query", "-W", "-f=${Conffiles}", "agentd")
         check("/etc/agentd/agentd.conf.d/10-checks.conf" in p.stdout, "install: the drop-ins are conffiles")
 
+        # 1b. The plugin package: its units neither enabled nor started (agentd
+        # starts them, [plugin.NAME]); its user created by sysusers.
+        ingest = os.path.join(os.path.dirname(deb), os.path.basename(deb).replace("agentd_", "agentd-ingest_"))
+        check(os.path.exists(ingest), f"the plugin package was built too ({os.path.basename(ingest)})")
+        shutil.copy(ingest, os.path.join(root, "tmp", "agentd-ingest.deb"))
+        p = chroot(root, "dpkg", "-i", "/tmp/agentd-ingest.deb")
+        check(p.returncode == 0, f"agentd-ingest: dpkg -i exits 0 ({p.stderr.strip()[-300:]})")
+        c = calls(root)
+        check(links(root, "agentd-ingest.service") == [], "agentd-ingest: its unit is not enabled")
+        check(not [x for x in c if "agentd-ingest" in x and re.search(r"\b(start|restart)\b", x)],
+              f"agentd-ingest: nothing started ({c})")
+        check(os.access(os.path.join(root, "usr/libexec/agentd/ingest-api"), os.X_OK) and
+              os.path.exists(os.path.join(root, "usr/share/agentd/templates/ingest-credentials.in")),
+              "agentd-ingest: the programs and the credentials template are installed")
+        p = chroot(root, "getent", "passwd", "agentd-ingest", check_rc=False)
+        check(p.returncode == 0, "agentd-ingest: its user exists (sysusers)")
+        p = chroot(root, "dpkg", "--purge", "agentd-ingest")
+        check(p.returncode == 0, "agentd-ingest: dpkg --purge exits 0")
+
         # 2. Upgrade (the same package again: configure is called with the old version).
         with open(os.path.join(root, "var/lib/agentd/checkpoint"), "w") as f:
             f.write("state\n")
