@@ -39,7 +39,8 @@ class IngestPluginTest(AgentTestCase):
                    "[render.ingest-credentials]\ntemplate = %s/ingest-credentials.in\ntarget = %s\nformat = raw\n"
                    "mode = 0600\n"
                    "[plugin.ingest]\nexec = %s --config %s\nhealth = http://localhost/health\nhealth_socket = %s\n"
-                   "drain_timeout = 15s\n"
+                   "metrics = http://localhost/metrics\ndrain_timeout = 15s\n"
+                   "[metrics]\ninterval = 1s\npublish_interval = 1s\n"
                    % (s.socket, TEMPLATES, s.creds, INGEST_API, s.conf, s.socket))
         for i in (1, 2):
             plugins += ("[plugin.ingest-worker-%d]\nexec = %s --config %s --instance %d\ndrain_timeout = 15s\n"
@@ -85,6 +86,16 @@ class IngestPluginTest(AgentTestCase):
         self.ingest.wait_jobs_done([job], timeout=60)
         rows = db.sql("SELECT COUNT(*) FROM events", database="app")
         self.assertEqual(int(rows[0][0]), 50)
+        # The plugin's metrics= (Prometheus text) published with the host's:
+        # its counter as the amount since the previous scrape, plugin=ingest.
+        def accepted():
+            items = [d for d in self.fake.metric_data("ingest_jobs_accepted_total")
+                     if d["Dimensions"].get("plugin") == "ingest"]
+            total = sum(d.get("Value", 0) or (d.get("StatisticValues") or {}).get("Sum", 0) for d in items)
+            return items if total >= 1 else None
+        items = wait_for(accepted, timeout=30, what="ingest_jobs_accepted_total published")
+        self.assertEqual(items[0]["Unit"], "Count")
+        self.assertIn("InstanceId", items[0]["Dimensions"])
         # Without the key: refused by the plugin through nginx.
         status, _ = http_post("http://127.0.0.1:%d/api/ingest/events" % self.port, body,
                               {"Content-Type": "application/x-ndjson"})

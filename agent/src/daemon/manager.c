@@ -382,6 +382,13 @@ int manager_new(const char *config_path, Config *config, Manager **ret) {
         r = metrics_new(m->event, m->glue, m->aws, &m->config->metrics, NULL, m, &m->metrics);
         if (r < 0)
                 return log_error_errno(r, "cannot set up metrics: %m");
+        /* Each plugin's metrics= is scraped with the host's metrics (through
+         * its health_socket= when it has one: plugins serve both there). */
+        for (size_t i = 0; i < m->config->plugins.n; i++) {
+                const PluginSettings *p = config_plugins(m->config)[i];
+                if (p->metrics && (r = metrics_add_scrape(m->metrics, p->name, p->metrics, p->health_socket)) < 0)
+                        return log_error_errno(r, "[plugin.%s]: cannot scrape metrics=%s: %m", p->name, p->metrics);
+        }
         r = plugins_new(m->event, config_plugins(m->config), m->config->plugins.n, on_plugins_event, m,
                         &m->plugins);
         if (r < 0)

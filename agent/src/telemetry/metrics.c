@@ -11,6 +11,7 @@
 #include "metric-publish.h"
 #include "parse-util.h"
 #include "metrics-collect.h"
+#include "metrics-scrape.h"
 #include "metrics.h"
 #include "statsd.h"
 #include "time-util.h"
@@ -52,6 +53,8 @@ struct Metrics {
         size_t call_consumed, call_sent;
 
         WebSource nginx, fpm;
+        PromScrape **scrapes;           /* plugins' metrics= */
+        size_t n_scrapes;
         /* What is wrong now, by source; the component shows the first. */
         char collect_error[256], web_error[256], publish_error[512], reported[512];
 
@@ -249,6 +252,13 @@ static void collect(Metrics *m) {
         collect_self(m);
         web_fetch(m, &m->nginx, m->settings->nginx_status, on_nginx_done);
         web_fetch(m, &m->fpm, m->settings->fpm_status, on_fpm_done);
+        for (size_t i = 0; i < m->n_scrapes; i++) {
+                const char *e = prom_scrape_error(m->scrapes[i]);
+                /* The last answer's trouble shows like a web server's. */
+                if (e && !m->web_error[0])
+                        snprintf(m->web_error, sizeof(m->web_error), "%s", e);
+                prom_scrape_run(m->scrapes[i], m->agg, MIN(m->settings->interval, 5 * USEC_PER_SEC));
+        }
         update_component(m);
 }
 
@@ -493,6 +503,9 @@ Metrics *metrics_free(Metrics *m) {
         aws_call_cancel(m->call);
         http_request_free(m->nginx.req);
         http_request_free(m->fpm.req);
+        for (size_t i = 0; i < m->n_scrapes; i++)
+                prom_scrape_free(m->scrapes[i]);
+        free(m->scrapes);
         sd_event_source_disable_unref(m->collect_timer);
         sd_event_source_disable_unref(m->publish_timer);
         statsd_free(m->statsd);
@@ -507,6 +520,23 @@ Metrics *metrics_free(Metrics *m) {
         component_done(&m->component);
         sd_event_unref(m->event);
         return mfree(m);
+}
+
+int metrics_add_scrape(Metrics *m, const char *name, const char *url, const char *unix_socket) {
+        PromScrape **a;
+        int r;
+
+        if (!metric_name_valid(name))
+                return -EINVAL;
+        a = realloc(m->scrapes, (m->n_scrapes + 1) * sizeof(PromScrape *));
+        if (!a)
+                return -ENOMEM;
+        m->scrapes = a;
+        r = prom_scrape_new(m->glue, name, url, unix_socket, &m->scrapes[m->n_scrapes]);
+        if (r < 0)
+                return r;
+        m->n_scrapes++;
+        return 0;
 }
 
 int metrics_set_identity(Metrics *m, const MetricsIdentity *id) {

@@ -55,6 +55,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Metrics *, metrics_free);
 
 /* The instance dimensions (copied); may be called again. */
 int metrics_set_identity(Metrics *m, const MetricsIdentity *id);
+/* A plugin's metrics= (Prometheus text), scraped every interval and
+ * published with the host's metrics (dimension plugin=NAME). unix_socket:
+ * where to connect for that URL, or NULL. */
+int metrics_add_scrape(Metrics *m, const char *name, const char *url, const char *unix_socket);
 /* Starts collecting and publishing (and the StatsD listener); a no-op
  * when [metrics] enabled=no or already started. */
 int metrics_start(Metrics *m);
