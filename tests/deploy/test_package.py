@@ -231,7 +231,7 @@ exit 0
 """
 
 RUNTIME_PACKAGES = ["systemd", "init-system-helpers", "libcurl4", "libcjson1", "libinih1",
-                    "libmicrohttpd12", "libmariadb3", "libsystemd0"]
+                    "libmicrohttpd12", "libmariadb3", "libsystemd0", "libmnl0", "zlib1g"]
 
 
 def chroot(root, *cmd, check_rc=True):
