@@ -62,7 +62,8 @@ def run_once(agentd, tmp, fake, i):
         f.write("[agent]\ncontrol_socket = %s/ctl%d.sock\nstate_dir = %s/state%d\nlog_level = warning\n"
                 % (tmp, i, tmp, i))
         f.write("[health]\nlisten = unix:%s\ndefault_check = no\n" % hsock)
-        f.write("[lifecycle]\nterminate_hook = agentd-terminate\npoll_interval = 5s\nweb_port = %d\n" % port)
+        f.write("[lifecycle]\nterminate_hook = agentd-terminate\npoll_interval = 5s\nweb_port = %d\n"
+                "drain_loopback = yes\n" % port)
     fake.set_lifecycle_state("InService", pending_hook=None)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(fake.env())

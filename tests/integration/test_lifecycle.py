@@ -22,7 +22,10 @@ TERMINATE = "agentd-terminate"
 
 
 def lifecycle_config(extra="", web_port=None, **keys):
-    text = "[lifecycle]\nlaunch_hook = %s\nterminate_hook = %s\npoll_interval = 200ms\n" % (LAUNCH, TERMINATE)
+    # The test's clients connect over loopback, like agentd's own checks,
+    # which a drain does not wait for by default.
+    text = ("[lifecycle]\nlaunch_hook = %s\nterminate_hook = %s\npoll_interval = 200ms\ndrain_loopback = yes\n"
+            % (LAUNCH, TERMINATE))
     if web_port:
         text += "web_port = %d\n" % web_port
     for k, v in keys.items():

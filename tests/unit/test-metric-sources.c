@@ -6,6 +6,9 @@
 #include "metric-fpm.h"
 #include "metric-nginx.h"
 #include "netlink-link.h"
+#include <linux/inet_diag.h>
+#include <linux/sock_diag.h>
+
 #include "netlink-sockdiag.h"
 #include "tests.h"
 
@@ -57,6 +60,33 @@ static void test_netlink_link(void) {
 
 /* A listener with 3 accepted connections: sock_diag (filtered in the
  * kernel by the port) sees 3 established and 1 listening, for that port. */
+/* A peer elsewhere counts as a client, loopback (v4, v6, v4-mapped) not. */
+static void test_sockdiag_remote(void) {
+        struct {
+                struct nlmsghdr h;
+                struct inet_diag_msg m;
+        } msg = { .h = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct inet_diag_msg)), .nlmsg_type = SOCK_DIAG_BY_FAMILY } };
+        TcpStates st = {};
+
+        msg.m.idiag_state = 1;
+        msg.m.id.idiag_sport = htons(80);
+        msg.m.idiag_family = AF_INET;
+        msg.m.id.idiag_dst[0] = htonl(0x0a00010c);     /* 10.0.1.12: the ALB */
+        CHECK_EQ_INT(netlink_sockdiag_count(&msg.h, 80, &st), 0);
+        msg.m.id.idiag_dst[0] = htonl(0x7f000001);     /* 127.0.0.1: agentd's own check */
+        CHECK_EQ_INT(netlink_sockdiag_count(&msg.h, 80, &st), 0);
+        msg.m.idiag_family = AF_INET6;
+        msg.m.id.idiag_dst[0] = msg.m.id.idiag_dst[1] = 0;
+        msg.m.id.idiag_dst[2] = htonl(0xffff);
+        msg.m.id.idiag_dst[3] = htonl(0x7f000001);     /* ::ffff:127.0.0.1 */
+        CHECK_EQ_INT(netlink_sockdiag_count(&msg.h, 80, &st), 0);
+        msg.m.id.idiag_dst[2] = 0;
+        msg.m.id.idiag_dst[3] = htonl(1);              /* ::1 */
+        CHECK_EQ_INT(netlink_sockdiag_count(&msg.h, 80, &st), 0);
+        CHECK_EQ_INT(st.count[1], 4);
+        CHECK_EQ_INT(st.established_remote, 1);
+}
+
 static void test_sockdiag(void) {
         _cleanup_(netlink_sockdiag_freep) NetlinkSockdiag *d = NULL;
         struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -77,6 +107,7 @@ static void test_sockdiag(void) {
         CHECK_EQ_INT(netlink_sockdiag_tcp_states(d, port, &st), 0);
         CHECK_EQ_INT(st.count[1], 3);           /* TCP_ESTABLISHED: the accepted ends */
         CHECK_EQ_INT(st.count[10], 1);          /* TCP_LISTEN */
+        CHECK_EQ_INT(st.established_remote, 0); /* all from loopback: not clients a drain waits for */
         CHECK_STREQ(tcp_state_name(1), "established");
         CHECK_STREQ(tcp_state_name(6), "time_wait");
         CHECK(tcp_state_name(0) == NULL && tcp_state_name(99) == NULL);
@@ -90,4 +121,4 @@ static void test_sockdiag(void) {
         close(lfd);
 }
 
-TEST_MAIN(test_nginx(); test_fpm(); test_netlink_link(); test_sockdiag();)
+TEST_MAIN(test_nginx(); test_fpm(); test_netlink_link(); test_sockdiag(); test_sockdiag_remote();)

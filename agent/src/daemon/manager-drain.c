@@ -11,7 +11,9 @@
  *   plugins      the plugins stop taking work and finish what they hold
  *                (StopUnit, or SIGTERM with the exec runner), each bounded
  *                by its drain_timeout
- *   connections  wait until no connection is open on the web port
+ *   connections  wait until no client connection is open on the web port
+ *                (agentd's own checks, from loopback, do not count unless
+ *                [lifecycle] drain_loopback=yes)
  *                (sock_diag), at most drain_timeout, or less when AWS gave
  *                less (a Spot notice comes two minutes ahead)
  *   lifecycle    CompleteLifecycleAction CONTINUE for the terminate hook
@@ -22,7 +24,6 @@
  * out of service, until the shutdown's SIGTERM, which then exits at once.
  */
 
-#include <netinet/tcp.h>
 #include <systemd/sd-daemon.h>
 
 #include "lifecycle.h"
@@ -83,7 +84,8 @@ static int on_connections_poll(sd_event_source *src, uint64_t usec, void *userda
         if (n >= 0)
                 n = netlink_sockdiag_tcp_states(nl, port, &st);
         if (n >= 0)
-                n = (int) st.count[TCP_ESTABLISHED];
+                n = (int) (m->config->lifecycle.drain_loopback ? st.count[1 /* ESTABLISHED */]
+                                                               : st.established_remote);
 
         if (n < 0) {
                 log_warning_errno(n, "drain: cannot count connections on port %u (sock_diag): %m; not waiting", port);

@@ -16,6 +16,7 @@ static const ConfItem lifecycle_items[] = {
         ITEM("spot", conf_parse_bool, spot),
         ITEM("rebalance", conf_parse_bool, rebalance),
         ITEM("web_port", conf_parse_port, web_port),
+        ITEM("drain_loopback", conf_parse_bool, drain_loopback),
         {}
 };
 

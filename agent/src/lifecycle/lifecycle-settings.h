@@ -15,6 +15,8 @@
  *   heartbeat_interval  RecordLifecycleActionHeartbeat while a hook waits
  *   spot, rebalance     which IMDS notices start a drain
  *   web_port            the port whose connections the drain waits for
+ *   drain_loopback      whether connections from this host itself count
+ *                       (no: agentd's own checks keep theirs alive)
  *   completion_timeout  how long a completion refused with ValidationError
  *                       (IMDS ahead of the hook) is retried
  */
@@ -34,6 +36,7 @@ typedef struct LifecycleSettings {
         bool spot;
         bool rebalance;
         unsigned web_port;
+        bool drain_loopback;
 } LifecycleSettings;
 
 extern const ConfSection lifecycle_conf_section;

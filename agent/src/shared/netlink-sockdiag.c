@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <libmnl/libmnl.h>
 #include <linux/inet_diag.h>
 #include <linux/sock_diag.h>
@@ -54,6 +55,16 @@ NetlinkSockdiag *netlink_sockdiag_free(NetlinkSockdiag *d) {
         return mfree(d);
 }
 
+static bool peer_is_loopback(const struct inet_diag_msg *m) {
+        const uint8_t *a = (const uint8_t *) m->id.idiag_dst;
+        static const uint8_t v6_loopback[16] = { [15] = 1 };
+        static const uint8_t v4_mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+        if (m->idiag_family == AF_INET)
+                return a[0] == 127;
+        return memcmp(a, v6_loopback, 16) == 0 || (memcmp(a, v4_mapped, 12) == 0 && a[12] == 127);
+}
+
 int netlink_sockdiag_count(const struct nlmsghdr *nlh, unsigned port, TcpStates *states) {
         const struct inet_diag_msg *m;
 
@@ -64,6 +75,8 @@ int netlink_sockdiag_count(const struct nlmsghdr *nlh, unsigned port, TcpStates 
                 return 0;
         if (m->idiag_state < TCP_STATE_MAX)
                 states->count[m->idiag_state]++;
+        if (m->idiag_state == 1 /* TCP_ESTABLISHED */ && !peer_is_loopback(m))
+                states->established_remote++;
         return 0;
 }
 

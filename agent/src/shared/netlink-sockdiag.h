@@ -20,6 +20,10 @@
 
 typedef struct TcpStates {
         unsigned count[TCP_STATE_MAX];
+        /* Established with a peer that is not this host's loopback: the
+         * clients a drain waits for (agentd's own checks on 127.0.0.1, with
+         * their kept-alive connections, are not). */
+        unsigned established_remote;
 } TcpStates;
 
 typedef struct NetlinkSockdiag NetlinkSockdiag;
