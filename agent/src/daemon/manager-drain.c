@@ -16,10 +16,12 @@
  *                [lifecycle] drain_loopback=yes)
  *                (sock_diag), at most drain_timeout, or less when AWS gave
  *                less (a Spot notice comes two minutes ahead)
+ *   flush        what was logged and measured up to now shipped (log
+ *                shipping and metrics, in parallel, each with a deadline)
  *   lifecycle    CompleteLifecycleAction CONTINUE for the terminate hook
  *
- * Log shipping adds its flush before the hook is completed (after the
- * plugins, so their last lines ship). A drain
+ * The flush comes after the plugins stopped, so their last lines ship, and
+ * before the hook, so nothing written before the trigger is lost. A drain
  * started by SIGTERM ends with agentd's exit; any other keeps agentd up,
  * out of service, until the shutdown's SIGTERM, which then exits at once.
  */
@@ -32,6 +34,7 @@
 #include "parse-util.h"
 #include "plugins.h"
 #include "sequence.h"
+#include "metrics.h"
 #include "netlink-sockdiag.h"
 #include "time-util.h"
 
@@ -39,6 +42,7 @@
 /* What a step after the connections may take, within systemd's stop
  * timeout (TimeoutStopSec=90s against the default drain_timeout=60s). */
 #define DRAIN_TAIL (25 * USEC_PER_SEC)
+#define DRAIN_FLUSH (15 * USEC_PER_SEC)
 
 static void step_health(Sequence *s, void *userdata) {
         Manager *m = userdata;
@@ -120,6 +124,26 @@ static void step_connections(Sequence *s, void *userdata) {
                 sequence_fail(s, r, "cannot arm the connection poll: %s", strerror(-r));
 }
 
+static void on_flushed(void *source, const AgentEvent *ev, void *userdata) {
+        Manager *m = userdata;
+
+        if (ev->error < 0)
+                log_warning("drain: %s not flushed: %s", source == m->metrics ? "metrics" : "logs",
+                            ev->error == -ETIMEDOUT ? "deadline passed" : strna(ev->reason));
+        if (m->drain_flushes > 0 && --m->drain_flushes == 0 && m->drain)
+                sequence_step_done(m->drain);
+}
+
+static void step_flush(Sequence *s, void *userdata) {
+        Manager *m = userdata;
+
+        m->drain_flushes = 0;
+        if (metrics_flush(m->metrics, DRAIN_FLUSH, on_flushed, m) >= 0)
+                m->drain_flushes++;
+        if (m->drain_flushes == 0)
+                sequence_step_done(s);
+}
+
 static void on_terminate_completed(void *source, const AgentEvent *ev, void *userdata) {
         Manager *m = userdata;
 
@@ -189,6 +213,8 @@ int manager_drain(Manager *m, const char *why, usec_t time_left, bool exit_when_
                 r = sequence_add_step(m->drain, "plugins", step_plugins, m);
         if (r >= 0)
                 r = sequence_add_step(m->drain, "connections", step_connections, m);
+        if (r >= 0)
+                r = sequence_add_step(m->drain, "flush", step_flush, m);
         if (r >= 0 && lifecycle_hook_configured(m->lifecycle, LIFECYCLE_HOOK_TERMINATE))
                 r = sequence_add_step(m->drain, "lifecycle", step_lifecycle, m);
         if (r >= 0)

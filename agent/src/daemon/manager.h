@@ -101,6 +101,7 @@ struct Manager {
         sd_event_source *drain_timer;
         usec_t drain_connections_deadline;
         int drain_connections_last;
+        unsigned drain_flushes;         /* flushes the drain waits for */
         bool launch_requested;          /* the launch hook's completion went out */
 
         /* For test harnesses (aws-probe): told once when bootstrap ends. */

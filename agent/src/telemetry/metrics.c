@@ -53,6 +53,10 @@ struct Metrics {
         size_t call_consumed, call_sent;
 
         WebSource nginx, fpm;
+        /* metrics_flush(): told once the outbox is empty, or at the deadline. */
+        AgentCallback flush_cb;
+        void *flush_userdata;
+        sd_event_source *flush_timer, *flush_defer;
         PromScrape **scrapes;           /* plugins' metrics= */
         size_t n_scrapes;
         /* What is wrong now, by source; the component shows the first. */
@@ -327,6 +331,34 @@ static size_t instance_dims(Metrics *m, unsigned bits, MetricDim *dims, bool all
 
 static void publish_next(Metrics *m);
 
+static void flush_end(Metrics *m, int error) {
+        AgentCallback cb = m->flush_cb;
+
+        if (!cb)
+                return;
+        m->flush_cb = NULL;
+        m->flush_timer = sd_event_source_disable_unref(m->flush_timer);
+        m->flush_defer = sd_event_source_disable_unref(m->flush_defer);
+        agent_callback_invoke(cb, m, &(AgentEvent) { .type = METRICS_EVENT_FLUSHED, .error = error,
+                                                     .reason = error < 0 ? m->publish_error : NULL },
+                              m->flush_userdata);
+}
+
+static void flush_check(Metrics *m) {
+        if (m->flush_cb && !m->call && m->n_outbox == 0)
+                flush_end(m, 0);
+}
+
+static int on_flush_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        flush_end(userdata, -ETIMEDOUT);
+        return 0;
+}
+
+static int on_flush_defer(sd_event_source *s, uint64_t usec, void *userdata) {
+        flush_check(userdata);
+        return 0;
+}
+
 static void on_published(AwsCall *call, const AwsResult *res, void *userdata) {
         Metrics *m = userdata;
         MetricBatch *b = m->call_batch;
@@ -370,6 +402,7 @@ static void on_published(AwsCall *call, const AwsResult *res, void *userdata) {
         /* A refusal waits for the next tick; a success drains the backlog. */
         if (res->error == 0)
                 publish_next(m);
+        flush_check(m);
 }
 
 static void publish_next(Metrics *m) {
@@ -449,6 +482,31 @@ static int on_publish(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+int metrics_flush(Metrics *m, usec_t timeout, AgentCallback cb, void *userdata) {
+        int r;
+
+        if (m->flush_cb)
+                return -EBUSY;
+        m->flush_cb = cb;
+        m->flush_userdata = userdata;
+        /* What was collected up to now goes out as one more window. */
+        if (m->started) {
+                seal_window(m);
+                publish_next(m);
+        }
+        r = sd_event_add_time_relative(m->event, &m->flush_timer, CLOCK_MONOTONIC, timeout, USEC_PER_MSEC,
+                                       on_flush_timeout, m);
+        /* Never from inside this call, even when nothing waits. */
+        if (r >= 0)
+                r = sd_event_add_time_relative(m->event, &m->flush_defer, CLOCK_MONOTONIC, 0, 1, on_flush_defer, m);
+        if (r < 0) {
+                m->flush_cb = NULL;
+                m->flush_timer = sd_event_source_disable_unref(m->flush_timer);
+                return r;
+        }
+        return 0;
+}
+
 /* ---- the subsystem ---- */
 
 static int append_json(const Component *c, cJSON *o) {
@@ -505,6 +563,8 @@ Metrics *metrics_free(Metrics *m) {
         http_request_free(m->fpm.req);
         for (size_t i = 0; i < m->n_scrapes; i++)
                 prom_scrape_free(m->scrapes[i]);
+        sd_event_source_disable_unref(m->flush_timer);
+        sd_event_source_disable_unref(m->flush_defer);
         free(m->scrapes);
         sd_event_source_disable_unref(m->collect_timer);
         sd_event_source_disable_unref(m->publish_timer);

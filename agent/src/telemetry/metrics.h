@@ -37,6 +37,8 @@ enum {
         /* A PutMetricData call succeeded; ev->name is NULL, ev->usec the
          * window time of the data (CLOCK_REALTIME). */
         METRICS_EVENT_PUBLISHED,
+        /* metrics_flush() ended: error 0 (all published), -ETIMEDOUT. */
+        METRICS_EVENT_FLUSHED,
 };
 
 typedef struct MetricsIdentity {
@@ -58,6 +60,10 @@ int metrics_set_identity(Metrics *m, const MetricsIdentity *id);
 /* A plugin's metrics= (Prometheus text), scraped every interval and
  * published with the host's metrics (dimension plugin=NAME). unix_socket:
  * where to connect for that URL, or NULL. */
+/* For the drain: the current window sealed and everything buffered
+ * published; cb is told (always from the loop) when the buffer is empty or
+ * at the deadline. -EBUSY: a flush is under way. */
+int metrics_flush(Metrics *m, usec_t timeout, AgentCallback cb, void *userdata);
 int metrics_add_scrape(Metrics *m, const char *name, const char *url, const char *unix_socket);
 /* Starts collecting and publishing (and the StatsD listener); a no-op
  * when [metrics] enabled=no or already started. */
