@@ -17,12 +17,6 @@ static const ConfItem agent_items[] = {
 };
 static const ConfSection agent_conf_section = { .name = "agent", .items = agent_items };
 
-static const ConfItem logs_items[] = {
-        AGENT_ITEM("log_group", conf_parse_string, log_group),
-        {}
-};
-static const ConfSection logs_conf_section = { .name = "logs", .items = logs_items };
-
 static const ConfItem lifecycle_items[] = {
         AGENT_ITEM("asg_name", conf_parse_string, asg_name),
         AGENT_ITEM("launch_hook", conf_parse_string, launch_hook),
@@ -78,7 +72,8 @@ static const ConfSectionRef config_sections[] = {
         { &health_conf_section, offsetof(Config, health) },
         { &check_conf_section, offsetof(Config, checks) },
         { &vars_conf_section, offsetof(Config, vars) },
-        { &logs_conf_section, 0 },
+        { &logs_conf_section, offsetof(Config, logs) },
+        { &log_source_conf_section, offsetof(Config, log_sources) },
         { &lifecycle_conf_section, 0 },
 };
 static const ConfTable config_table = { config_sections, ELEMENTSOF(config_sections) };
@@ -94,7 +89,8 @@ int config_new(Config **ret) {
         c->control_socket = strdup(AGENTD_DEFAULT_CONTROL_SOCKET);
         c->state_dir = strdup(AGENTD_STATE_DIR);
         if (!c->control_socket || !c->state_dir || imds_settings_init(&c->imds) < 0 ||
-            aws_settings_init(&c->aws) < 0 || health_settings_init(&c->health) < 0)
+            aws_settings_init(&c->aws) < 0 || health_settings_init(&c->health) < 0 ||
+            logs_settings_init(&c->logs) < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(c);
         return 0;
@@ -117,7 +113,8 @@ Config *config_free(Config *c) {
         }
         free(c->vars.names);
         free(c->vars.values);
-        free(c->log_group);
+        logs_settings_done(&c->logs);
+        conf_list_free(&c->log_sources, &log_source_conf_section);
         free(c->asg_name);
         free(c->launch_hook);
         free(c->terminate_hook);
@@ -161,6 +158,8 @@ int config_verify(Config *c, char **ret_error) {
                 r = render_settings_verify(config_renders(c), c->renders.n, ret_error);
         if (r >= 0)
                 r = health_settings_verify(&c->health, &c->checks, secret_exists, c, ret_error);
+        if (r >= 0)
+                r = logs_settings_verify(&c->logs, config_log_sources(c), c->log_sources.n, ret_error);
         return r;
 }
 

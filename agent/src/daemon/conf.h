@@ -7,7 +7,7 @@
  * engine (base/conf-parser.h) reads them against the sections each layer
  * declares with its settings; this file only says where each section's
  * settings live in Config, owns the daemon's own sections ([agent], [vars]
- * and, until their subsystems exist, [logs] and [lifecycle]) and runs every
+ * and, until its subsystem exists, [lifecycle]) and runs every
  * layer's cross-key checks. Anything not declared, and any value that does
  * not parse, is an error naming file:line, section and key, and the whole
  * load fails: agentd does not start on a config it does not fully
@@ -20,6 +20,7 @@
 #include "aws-settings.h"
 #include "conf-parser.h"
 #include "health-settings.h"
+#include "logs-settings.h"
 #include "macro.h"
 #include "render-settings.h"
 
@@ -49,10 +50,11 @@ typedef struct Config {
         HealthSettings health;          /* [health] */
         ConfList checks;                /* [check.NAME]: CheckSettings */
         TemplateVars vars;              /* [vars] */
+        LogsSettings logs;              /* [logs] */
+        ConfList log_sources;           /* [logs.NAME]: LogSourceSettings */
 
-        /* [logs], [lifecycle]: parsed and validated now; acted on by the log
-         * shipping and lifecycle subsystems. */
-        char *log_group;
+        /* [lifecycle]: parsed and validated now; acted on by the lifecycle
+         * subsystem. */
         char *asg_name;
         char *launch_hook;
         char *terminate_hook;
@@ -67,6 +69,7 @@ typedef struct Config {
 #define config_secrets(c) ((SecretSettings *const *) (c)->secrets.items)
 #define config_renders(c) ((RenderSettings *const *) (c)->renders.items)
 #define config_checks(c) ((CheckSettings *const *) (c)->checks.items)
+#define config_log_sources(c) ((LogSourceSettings *const *) (c)->log_sources.items)
 
 /* Defaults only; never fails but for -ENOMEM. */
 int config_new(Config **ret);

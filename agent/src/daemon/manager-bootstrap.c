@@ -17,6 +17,8 @@
 
 #include <systemd/sd-daemon.h>
 
+#include <unistd.h>
+
 #include "aws.h"
 #include "bootstrap.h"
 #include "check-set.h"
@@ -24,6 +26,7 @@
 #include "health.h"
 #include "imds.h"
 #include "log.h"
+#include "logs.h"
 #include "manager.h"
 #include "parse-util.h"
 #include "render.h"
@@ -39,9 +42,14 @@ static void notify_ready(Manager *m) {
 
 /* Either way the chain ended: tell systemd, start the checks. */
 static void bootstrap_ended(Manager *m, int error) {
+        char host[256] = "";
+
         manager_push_health(m);
         notify_ready(m);
         (void) check_set_start(m->checks);
+        /* Logs go even when the bootstrap failed: they tell why. */
+        (void) gethostname(host, sizeof(host) - 1);
+        (void) logs_start(m->logs, m->identity.instance_id, host);
         health_server_refresh(m->health);
         agent_callback_invoke(m->ready_callback, m, &(AgentEvent) { .error = error }, m->ready_userdata);
 }

@@ -14,6 +14,7 @@
 #include "health.h"
 #include "imds.h"
 #include "log.h"
+#include "logs.h"
 #include "manager.h"
 #include "render.h"
 #include "secrets.h"
@@ -83,6 +84,8 @@ int manager_collect_components(Manager *m, ComponentList *l) {
                 r = component_list_add(l, health_server_component(m->health));
         if (r >= 0)
                 r = check_set_add_components(m->checks, l);
+        if (r >= 0)
+                r = logs_add_components(m->logs, l);
         return r;
 }
 
@@ -123,9 +126,24 @@ static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* The logs are flushed (or the drain deadline passed): now we can go. */
+static void on_stop_flushed(void *source, const AgentEvent *ev, void *userdata) {
+        Manager *m = userdata;
+
+        if (ev->error < 0)
+                log_warning("stopping with logs not yet delivered: %s (they go after the next start)",
+                            strna(ev->reason));
+        sd_event_exit(m->event, 0);
+}
+
 static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
 
+        if (m->stopping) {
+                log_info("received %s again, stopping now", si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+                sd_event_exit(m->event, 0);
+                return 0;
+        }
         log_info("received %s, stopping", si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
         (void) sd_notify(false, "STOPPING=1");
         manager_set_status(m, "Stopping");
@@ -133,8 +151,13 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
         m->stopping = true;
         manager_set_draining(m, true);
         manager_push_health(m);
-        /* Drain steps of later subsystems go here; with nothing queued we
-         * can leave at once. */
+        /* Ship what was written up to now; the unit's TimeoutStopSec is
+         * longer than drain_timeout. With no log source we leave at once. */
+        if (logs_count(m->logs) > 0 && manager_state(m) != MANAGER_BOOTSTRAPPING &&
+            logs_flush(m->logs, m->config->drain_timeout, on_stop_flushed, m) >= 0) {
+                manager_set_status(m, "Stopping: delivering logs");
+                return 0;
+        }
         sd_event_exit(m->event, 0);
         return 0;
 }
@@ -158,6 +181,8 @@ int manager_reload(Manager *m) {
                 log_notice("reload: control_socket and [imds] endpoint changes take effect on restart");
         if (!streq_ptr(c->health.listen, m->config->health.listen))
                 log_notice("reload: [health] listen= changes take effect on restart");
+        if (c->log_sources.n != m->config->log_sources.n)
+                log_notice("reload: [logs] and [logs.*] changes take effect on restart");
         /* Keep what is bound to the process; take everything else. */
         if (free_and_strdup(&c->control_socket, m->config->control_socket) < 0 ||
             free_and_strdup(&c->health.listen, m->config->health.listen) < 0)
@@ -243,6 +268,10 @@ int manager_new(const char *config_path, Config *config, Manager **ret) {
                          &m->renderer);
         if (r < 0)
                 return log_error_errno(r, "cannot set up rendering: %m");
+        r = logs_new(m->event, m->aws, &m->config->logs, config_log_sources(m->config), m->config->log_sources.n,
+                     m->config->state_dir, &m->logs);
+        if (r < 0)
+                return log_error_errno(r, "cannot set up log shipping: %m");
         r = check_set_new(m->event, m->glue, config_checks(m->config), m->config->checks.n,
                           &(CheckHooks) { .secret_lookup = on_check_secret_lookup, .userdata = m }, on_check_event,
                           m, &m->checks);
@@ -259,6 +288,7 @@ Manager *manager_free(Manager *m) {
          * every subsystem that may still hold one of its requests. */
         bootstrap_free(m->bootstrap);
         check_set_free(m->checks);
+        logs_free(m->logs);
         health_server_free(m->health);
         identity_fetch_free(m->identity_fetch);
         renderer_free(m->renderer);

@@ -12,7 +12,8 @@
  *   a secret changed     → render what uses it (or resume a bootstrap that
  *                          was waiting for it)
  *   a check sample       → /health is rebuilt
- *   bootstrap done       → READY=1, checks start
+ *   bootstrap done       → READY=1, checks start, logs start shipping
+ *   SIGTERM              → logs flushed (bounded by [lifecycle] drain_timeout), exit
  *   identity retrying    → EXTEND_TIMEOUT_USEC to systemd
  *   SIGHUP               → new settings pointers for every subsystem
  *
@@ -46,6 +47,7 @@ typedef struct IdentityFetch IdentityFetch;
 typedef struct HealthServer HealthServer;
 typedef struct CheckSet CheckSet;
 typedef struct Bootstrap Bootstrap;
+typedef struct Logs Logs;
 
 typedef enum ManagerState {
         MANAGER_BOOTSTRAPPING,
@@ -69,6 +71,7 @@ struct Manager {
         Secrets *secrets;
         Renderer *renderer;
         CheckSet *checks;
+        Logs *logs;
         HealthServer *health;
         ControlServer *control;
         Bootstrap *bootstrap;
@@ -122,7 +125,7 @@ void manager_on_secrets_event(void *source, const AgentEvent *ev, void *userdata
 void manager_secret_changed(Manager *m, const char *name);
 
 /* manager-control.c: what agentctl can ask (status, refresh, rollback,
- * check, drain, resume), answered through the request. */
+ * check, drain, resume, flush), answered through the request. */
 extern const ControlCommand manager_control_commands[];
 int manager_refresh(Manager *m, const char *secret, ControlRequest *q);
 int manager_rollback(Manager *m, const char *name, ControlRequest *q);
