@@ -536,10 +536,16 @@ static int on_partial_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         LogFiles *f = userdata;
         usec_t now = now_usec(CLOCK_MONOTONIC);
 
-        FOREACH_FILE(lf, f->files)
-                if (log_line_pending(&lf->lines) && (f->draining || now - lf->last_data >= f->partial_timeout)) {
+        FOREACH_FILE(lf, f->files) {
+                struct stat st;
+                /* Only at the end of the file: while reading is paused the
+                 * rest of the line is there, just not read yet. */
+                if (!log_line_pending(&lf->lines) || fstat(lf->fd, &st) < 0 ||
+                    (uint64_t) st.st_size > lf->lines.offset)
+                        continue;
+                if (f->draining || now - lf->last_data >= f->partial_timeout)
                         (void) log_line_flush(&lf->lines);
-                }
+        }
         arm_partial_timer(f);
         schedule_read(f);
         return 0;
@@ -548,8 +554,9 @@ static int on_partial_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 static void arm_partial_timer(LogFiles *f) {
         usec_t when = USEC_INFINITY;
 
+        /* Paused: the read pass after resume arms it again. */
         FOREACH_FILE(lf, f->files)
-                if (log_line_pending(&lf->lines))
+                if (!f->paused && log_line_pending(&lf->lines) && lf->lines.offset >= lf->size)
                         when = MIN(when, f->draining ? 0 : lf->last_data + f->partial_timeout);
         /* Retired files wait for their grace period; look again then. */
         FOREACH_FILE(lf, f->files)

@@ -256,6 +256,13 @@ int log_journal_start(LogJournal *j, const char *cursor) {
                 set_error(j, r, "cannot open");
                 return r;
         }
+        /* Before anything moves: sd-journal sets its inotify watches up
+         * here, and changes before that would go unnoticed. */
+        fd = sd_journal_get_fd(j->journal);
+        if (fd < 0) {
+                set_error(j, fd, "cannot watch");
+                return fd;
+        }
         r = add_matches(j);
         if (r < 0) {
                 set_error(j, r, "invalid match");
@@ -273,11 +280,6 @@ int log_journal_start(LogJournal *j, const char *cursor) {
                 r = sd_journal_seek_head(j->journal);
                 if (r < 0)
                         return r;
-        }
-        fd = sd_journal_get_fd(j->journal);
-        if (fd < 0) {
-                set_error(j, fd, "cannot watch");
-                return fd;
         }
         r = sd_event_add_io(j->event, &j->io, fd, (uint32_t) sd_journal_get_events(j->journal), on_io, j);
         if (r < 0)

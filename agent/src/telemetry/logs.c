@@ -153,6 +153,12 @@ static int source_event(void *userdata, int64_t ts_ms, const char *msg, size_t l
         r = source_open_batch(s);
         if (r < 0)
                 return r;
+        /* CloudWatch refuses an empty message: an empty line carries
+         * nothing, but its position still counts. */
+        if (len == 0)
+                return cursor ? log_batch_set_cursor(s->open, cursor) : log_batch_mark(s->open, key, offset);
+        if (r < 0)
+                return r;
         t = log_event_time_check(ts_ms, now_ms);
         if (t == LOG_EVENT_TIME_OK) {
                 /* Chronological across batches too: a stream's events never go back. */
