@@ -342,6 +342,10 @@ class TestSoak(LogsTestCase):
                     with open(path, "r+") as f:
                         f.truncate(0)
             if step in kill_at:
+                # Killed while it ships: once the emulator has some of it.
+                seen = sum(s["received"] for s in self.fake.log_streams())
+                wait_for(lambda: sum(s["received"] for s in self.fake.log_streams()) > seen, timeout=60,
+                         what="progress before a kill")
                 a.proc.send_signal(signal.SIGKILL)
                 a.proc.wait(10)
                 a = self.start(src)

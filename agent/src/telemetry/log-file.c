@@ -257,6 +257,10 @@ static int find_in_dir(const char *path, uint64_t dev, uint64_t ino, bool by_ino
                         continue;
                 if (by_inode ? (st.st_dev != dev || st.st_ino != ino) : (st.st_dev == dev && st.st_ino == ino))
                         continue;
+                if (by_inode) {
+                        best = strdup(p);
+                        break;
+                }
                 fd = open(p, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
                 if (fd < 0)
                         continue;
@@ -303,43 +307,80 @@ static const LogFilePosition *checkpoint_for(const LogCheckpoint *cp, const char
         return NULL;
 }
 
-/* Where a file found at start resumes: its checkpoint when identity and
- * first bytes agree, else its start. */
-static uint64_t resume_offset(const LogFilePosition *p, int fd, const struct stat *st) {
-        uint64_t h;
-        uint32_t hl;
+/* Is this still the file checkpointed: same identity, at least as long,
+ * same first bytes? */
+static bool content_matches(const LogFilePosition *p, int fd, const struct stat *st) {
         char b[LOG_HASH_BYTES];
         ssize_t n;
 
-        if (!p || p->dev != (uint64_t) st->st_dev || p->ino != (uint64_t) st->st_ino)
-                return 0;
+        if (!p || p->dev != (uint64_t) st->st_dev || p->ino != (uint64_t) st->st_ino ||
+            (uint64_t) st->st_size < p->offset)
+                return false;
         n = pread(fd, b, p->hash_len, 0);
-        if (n != (ssize_t) p->hash_len)
-                return 0;
-        h = log_hash(b, (size_t) n);
-        hl = (uint32_t) n;
-        return h == p->hash && hl == p->hash_len ? p->offset : 0;
+        return n == (ssize_t) p->hash_len && log_hash(b, (size_t) n) == p->hash;
 }
 
+/* Where a file found at start resumes: its checkpoint when it is still
+ * that file, else its start. */
+static uint64_t resume_offset(const LogFilePosition *p, int fd, const struct stat *st) {
+        return content_matches(p, fd, st) ? p->offset : 0;
+}
+
+static void resume_copy(LogFiles *f, const LogFilePosition *p);
+
 /* A checkpointed file no longer at its path (rotated while agentd was not
- * running): follow it where it went, from where we were. */
+ * running): follow it where it went. If its first bytes changed too, it
+ * was also truncated (copytruncate) meanwhile: the copy holds the rest of
+ * what we had (resume_copy) and the file itself is read from its start. */
 static void resume_moved(LogFiles *f, const LogFilePosition *p) {
         _cleanup_free_ char *moved = NULL;
         struct stat st;
+        uint64_t from;
+        bool same;
         int fd;
 
-        if (find_in_dir(p->path, p->dev, p->ino, true, p->hash, p->hash_len, p->offset, &moved) < 0)
+        if (find_in_dir(p->path, p->dev, p->ino, true, 0, 0, 0, &moved) < 0)
                 return;
         if (find_inode(f, p->dev, p->ino) || open_regular(moved, &fd, &st) < 0)
                 return;
-        if (resume_offset(p, fd, &st) != p->offset || log_file_add(f, moved, fd, &st, p->offset, true, true, NULL) < 0)
+        same = content_matches(p, fd, &st);
+        from = same ? p->offset : 0;
+        /* At start the list is in checkpoint order, oldest first; a copy
+         * holds older lines than what the file has now. */
+        if (!same)
+                resume_copy(f, p);
+        if (log_file_add(f, moved, fd, &st, from, true, false, NULL) < 0) {
                 close(fd);
-        else
-                log_info("[logs.%s]: %s was rotated to %s while agentd was stopped; reading it from offset %llu",
-                         f->settings->name, p->path, moved, (unsigned long long) p->offset);
+                return;
+        }
+        log_info("[logs.%s]: %s was rotated to %s while agentd was stopped; reading it from offset %llu",
+                 f->settings->name, p->path, moved, (unsigned long long) from);
+}
+
+/* A checkpointed file truncated while agentd was not running
+ * (copytruncate): its copy holds the rest. */
+static void resume_copy(LogFiles *f, const LogFilePosition *p) {
+        _cleanup_free_ char *copy = NULL;
+        struct stat st;
+        LogFile *c;
+        int fd;
+
+        if (find_in_dir(p->path, p->dev, p->ino, false, p->hash, p->hash_len, p->offset, &copy) < 0 ||
+            open_regular(copy, &fd, &st) < 0)
+                return;
+        if (find_inode(f, st.st_dev, st.st_ino) || log_file_add(f, copy, fd, &st, p->offset, true, false, &c) < 0) {
+                close(fd);
+                return;
+        }
+        c->is_copy = true;
+        log_info("[logs.%s]: %s was truncated while agentd was stopped; reading the rest from %s",
+                 f->settings->name, p->path, copy);
 }
 
 static int scan(LogFiles *f, const LogCheckpoint *cp) {
+        size_t before = f->n_files, retired = 0;
+        uint64_t next_key = f->next_key;
+
         f->need_scan = false;
         FOREACH_FILE(lf, f->files)
                 lf->seen = false;
@@ -349,6 +390,14 @@ static int scan(LogFiles *f, const LogCheckpoint *cp) {
                 if (stat(p->path, &st) < 0 || (uint64_t) st.st_dev != p->dev || (uint64_t) st.st_ino != p->ino ||
                     !path_matches(f, p->path))
                         resume_moved(f, p);
+                else {
+                        int fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+                        if (fd >= 0) {
+                                if (!content_matches(p, fd, &st))
+                                        resume_copy(f, p);
+                                close(fd);
+                        }
+                }
         }
         for (size_t i = 0; i < f->n_globs; i++) {
                 glob_t g = {};
@@ -390,11 +439,14 @@ static int scan(LogFiles *f, const LogCheckpoint *cp) {
         /* Not at any matched path any more: rotated away or deleted. */
         FOREACH_FILE(lf, f->files)
                 if (!lf->seen && !lf->retired) {
+                        retired++;
                         lf->retired = true;
                         lf->retired_at = now_usec(CLOCK_MONOTONIC);
                         log_debug("[logs.%s]: %s rotated or deleted; reading it to its end", f->settings->name,
                                   lf->path);
                 }
+        if ((retired > 0 || next_key != f->next_key || before != f->n_files) && f->sink.files_changed)
+                f->sink.files_changed(f->sink.userdata);
         return 0;
 }
 
@@ -414,7 +466,11 @@ static bool truncated(LogFiles *f, LogFile *lf, uint64_t size) {
                     log_file_add(f, copy, fd, &st, from, true, true, &c) < 0)
                         close(fd);
                 else {
+                        /* The copy holds what the batches in flight were
+                         * read from: it takes over their key and position. */
                         c->is_copy = found = true;
+                        c->key = lf->key;
+                        c->committed = lf->committed;
                         log_info("[logs.%s]: %s was truncated (copytruncate); reading the rest from %s",
                                  f->settings->name, lf->path, copy);
                 }
@@ -422,6 +478,8 @@ static bool truncated(LogFiles *f, LogFile *lf, uint64_t size) {
                 log_notice("[logs.%s]: %s was truncated at offset %llu and no copy was found: starting over",
                            f->settings->name, lf->path, (unsigned long long) from);
         log_line_reset(&lf->lines, 0);
+        /* New content: marks of earlier batches must not move it. */
+        lf->key = ++f->next_key;
         lf->emitted = lf->committed = 0;
         lf->hash_len = 0;
         (void) refresh_hash(lf);
@@ -471,13 +529,23 @@ static ssize_t read_file(LogFiles *f, LogFile *lf, size_t budget) {
 
 /* A retired file goes once read, delivered and the writer moved on. */
 static bool retired_done(LogFiles *f, LogFile *lf, usec_t now) {
-        bool moved_on = lf->deleted || now - lf->retired_at > RETIRE_GRACE;
+        struct stat st;
+        bool moved_on;
 
+        /* Sizes from now, not from the last read: a file never read yet
+         * (it waited behind an older one) is not done. */
+        if (fstat(lf->fd, &st) < 0)
+                return false;
+        lf->deleted = st.st_nlink == 0;
+        if ((uint64_t) st.st_size != lf->size)
+                return false;
+        moved_on = lf->deleted || now - lf->retired_at > RETIRE_GRACE;
         if (!lf->retired || lf->lines.offset < lf->size || log_line_pending(&lf->lines))
                 return false;
         if (!moved_on)
                 FOREACH_FILE(o, f->files)
-                        if (o != lf && !o->retired && streq(o->path, lf->path) && o->size > 0)
+                        if (o != lf && !o->retired && streq(o->path, lf->path) && fstat(o->fd, &st) == 0 &&
+                            st.st_size > 0)
                                 moved_on = true;
         /* A copy (copytruncate) does not grow: complete once read. */
         moved_on = moved_on || lf->is_copy;

@@ -44,6 +44,9 @@ typedef struct LogSink {
                      const char *cursor);
         /* True while the queue is full: reading pauses until resume. */
         bool (*full)(void *userdata);
+        /* Files were added or retired: save the checkpoint, so a file that
+         * is rotated while agentd is down is found again (optional). */
+        void (*files_changed)(void *userdata);
         void *userdata;
 } LogSink;
 

@@ -205,10 +205,20 @@ static void source_save_checkpoint(LogSource *s) {
                 r = free_and_strdup(&c.cursor, s->cursor);
         if (r >= 0)
                 r = log_checkpoint_save(s->checkpoint_path, &c);
-        if (r < 0)
+        for (size_t i = 0; i < c.n_files; i++)
+                log_debug("[logs.%s]: checkpoint %s inode %llu at %llu", s->settings.name, c.files[i].path,
+                          (unsigned long long) c.files[i].ino, (unsigned long long) c.files[i].offset);
+        if (r < 0) {
+                log_warning("[logs.%s]: cannot save the checkpoint %s: %s", s->settings.name, s->checkpoint_path,
+                            strerror(-r));
                 component_error(&s->component, COMPONENT_DEGRADED, "cannot save the checkpoint %s: %s",
                                 s->checkpoint_path, strerror(-r));
+        }
         log_checkpoint_done(&c);
+}
+
+static void source_files_changed(void *userdata) {
+        source_save_checkpoint(userdata);
 }
 
 static void source_resume(LogSource *s) {
@@ -478,7 +488,8 @@ static int copy_str(char **dst, const char *src) {
 }
 
 static int source_init(Logs *l, LogSource *s, const LogSourceSettings *k) {
-        const LogSink sink = { .event = source_event, .full = source_full, .userdata = s };
+        const LogSink sink = { .event = source_event, .full = source_full, .files_changed = source_files_changed,
+                               .userdata = s };
         int r;
 
         s->logs = l;
