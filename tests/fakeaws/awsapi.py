@@ -583,6 +583,9 @@ def logs_put_retention_policy(state, p):
     return {}
 
 
+MAX_STORED_EVENTS = 200000
+
+
 def logs_put_log_events(state, p):
     g = _group(state, p["logGroupName"])
     st = g["streams"].get(p["logStreamName"])
@@ -592,7 +595,12 @@ def logs_put_log_events(state, p):
     if len(events) > 10000:
         raise AWSError("InvalidParameterException", "1 validation error detected: Value at 'logEvents' "
                        "failed to satisfy constraint: Member must have length less than or equal to 10000")
-    size = sum(len(e["message"].encode("utf-8")) + 26 for e in events)
+    sizes = [len(e["message"].encode("utf-8")) + 26 for e in events]
+    for i, n in enumerate(sizes):
+        if n > 1048576:
+            raise AWSError("InvalidParameterException", "Log event too large: event %d is %d bytes with the "
+                           "26-byte overhead; the maximum is 1048576" % (i, n))
+    size = sum(sizes)
     if size > 1048576:
         raise AWSError("InvalidParameterException", "Upload too large: %d bytes exceeds limit of 1048576" % size)
     for a, b in zip(events, events[1:]):
@@ -619,8 +627,9 @@ def logs_put_log_events(state, p):
     for e in accept:
         st["events"].append({"timestamp": e["timestamp"], "message": e["message"], "ingestionTime": now_ms})
         st["storedBytes"] += len(e["message"].encode("utf-8"))
-    if len(st["events"]) > 200000:
-        del st["events"][:len(st["events"]) - 200000]
+    st["received"] = st.get("received", 0) + len(accept)
+    if len(st["events"]) > MAX_STORED_EVENTS:
+        del st["events"][:len(st["events"]) - MAX_STORED_EVENTS]
     if accept:
         st["firstEventTimestamp"] = min(st.get("firstEventTimestamp", accept[0]["timestamp"]), accept[0]["timestamp"])
         st["lastEventTimestamp"] = max(st.get("lastEventTimestamp", 0), accept[-1]["timestamp"])

@@ -230,5 +230,25 @@ class FakeAWS:
             data["content_type"] = content_type
         return self._call("POST", "s3/object", data)
 
+    def log_streams(self):
+        """[{"group", "stream", "events" (kept), "received" (ever accepted)}]"""
+        return self._call("GET", "logs/streams")["streams"]
+
+    def log_events(self, group, stream):
+        """Every event kept for group/stream, oldest first: [{"timestamp", "message"}]."""
+        from urllib.parse import urlencode
+        out, start = [], 0
+        while True:
+            page = self._call("GET", "logs/events?" + urlencode({"group": group, "stream": stream,
+                                                                 "start": start, "limit": 50000}))
+            out += page["events"]
+            start = page["next"]
+            if start >= page["total"] or not page["events"]:
+                return out
+
+    def create_log_group(self, name):
+        """Creates a log group directly (as Terraform would), unsigned."""
+        return self._call("POST", "logs/group", {"name": name})
+
     def reset(self):
         return self._call("POST", "reset", {})

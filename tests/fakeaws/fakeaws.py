@@ -39,7 +39,8 @@ import s3  # noqa: E402
 from awsapi import AWSError  # noqa: E402
 from state import State, rfc3339  # noqa: E402
 
-MAX_BODY = 2 * 1024 * 1024
+# PutLogEvents: 1 MiB of messages, JSON-escaped (a control character takes six bytes).
+MAX_BODY = 8 * 1024 * 1024
 IMDS_RE = re.compile(r"^/(latest|\d{4}-\d{2}-\d{2})(/.*)?$")
 IMDS_VERSIONS = ["1.0", "2007-01-19", "2008-02-01", "2009-04-04", "2011-01-01", "2016-09-02",
                  "2018-09-24", "2021-03-23", "latest"]
@@ -259,6 +260,9 @@ class Handler(BaseHTTPRequestHandler):
         # answer must find its request in the log when a test looks.
         log_line(service, operation, status, code)
         STATE.log_request(service, operation, status, code, akid, fault and fault["kind"])
+        if fault and fault["kind"] == "drop_after":
+            # Done, but the answer is lost: the client must send it again.
+            raise DropConnection()
         self._send(status, headers, out, fault)
 
     def _s3(self, req):
@@ -300,7 +304,7 @@ class Handler(BaseHTTPRequestHandler):
             return False
         if kind == "slow":
             return False
-        if kind == "truncated":
+        if kind in ("truncated", "drop_after"):
             return False
         if kind == "throttle":
             err = AWSError(names["throttle"], "Rate exceeded", 400)
@@ -525,6 +529,23 @@ class Handler(BaseHTTPRequestHandler):
         get = self.command == "GET"
         if op == "state" and get:
             return s.snapshot()
+        if op == "logs/streams" and get:
+            with s.lock:
+                return {"streams": [{"group": gn, "stream": sn, "events": len(st["events"]),
+                                     "received": st.get("received", len(st["events"]))}
+                                    for gn, g in sorted(s.log_groups.items())
+                                    for sn, st in sorted(g["streams"].items())]}
+        if op == "logs/events" and get:
+            q = dict(parse_qsl(urlsplit(self.path).query))
+            start, limit = int(q.get("start", 0)), min(int(q.get("limit", 10000)), 100000)
+            with s.lock:
+                g = s.log_groups.get(q.get("group"))
+                st = g and g["streams"].get(q.get("stream"))
+                if not st:
+                    raise KeyError("no stream %r in group %r" % (q.get("stream"), q.get("group")))
+                ev = st["events"][start:start + limit]
+                return {"events": [{"timestamp": e["timestamp"], "message": e["message"]} for e in ev],
+                        "total": len(st["events"]), "next": start + len(ev)}
         if op == "requests" and get:
             since = int(dict(parse_qsl(urlsplit(self.path).query)).get("since", 0))
             with s.lock:
@@ -533,6 +554,14 @@ class Handler(BaseHTTPRequestHandler):
             return None
         if op == "fault":
             return {"fault": s.add_fault(data)}
+        if op == "logs/group":
+            name = data["name"]
+            if not isinstance(name, str) or not name:
+                raise ValueError("name must be a non-empty string")
+            with s.lock:
+                if name not in s.log_groups:
+                    s.log_groups[name] = s._new_group(name, data.get("retention"))
+            return {}
         if op == "faults/clear":
             with s.lock:
                 s.faults = []
@@ -627,10 +656,13 @@ def main(argv=None):
     ap.add_argument("--state", help="JSON file with the initial state")
     ap.add_argument("--user-data", help="file served as user-data")
     ap.add_argument("--quiet", action="store_true", help="no per-request lines on stderr")
+    ap.add_argument("--max-stored-events", type=int, default=200000,
+                    help="log events kept per stream for inspection (older ones are forgotten)")
     ap.add_argument("--idle-timeout", type=float, default=6.0,
                     help="close connections idle this long (CloudWatch Logs closes after ~6 s)")
     args = ap.parse_args(argv)
     QUIET = args.quiet
+    awsapi.MAX_STORED_EVENTS = args.max_stored_events
     Handler.timeout = args.idle_timeout if args.idle_timeout > 0 else None
     initial = {}
     if args.state:

@@ -320,7 +320,7 @@ class State:
 
     # ---------------------------------------------------------------- faults
     def add_fault(self, spec):
-        kinds = ("throttle", "error5xx", "latency", "drop", "malformed", "truncated",
+        kinds = ("throttle", "error5xx", "latency", "drop", "drop_after", "malformed", "truncated",
                  "huge", "slow", "expired_token")
         if spec.get("kind") not in kinds:
             raise ValueError("kind must be one of " + ", ".join(kinds))

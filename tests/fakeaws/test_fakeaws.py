@@ -541,6 +541,21 @@ class LogsTest(Base):
                                            {"timestamp": now, "message": "b"}])
         self.assertIn("24 hours", msg)
 
+    def test_inspection_api_and_drop_after(self):
+        now = int(time.time() * 1000)
+        self.put([{"timestamp": now, "message": "m%d" % i} for i in range(3)])
+        self.assertEqual([e["message"] for e in AWS.log_events("/agentd/app", "i-1")], ["m0", "m1", "m2"])
+        s = [x for x in AWS.log_streams() if x["group"] == "/agentd/app" and x["stream"] == "i-1"][0]
+        self.assertEqual((s["events"], s["received"]), (3, 3))
+        # Stored, but the answer is lost: a client must send it again.
+        AWS.fault("drop_after", service="logs", operation="PutLogEvents")
+        with self.assertRaises(Exception):
+            client("logs").put_log_events(
+                logGroupName="/agentd/app", logStreamName="i-1", logEvents=[{"timestamp": now, "message": "m3"}])
+        self.assertEqual(AWS.log_events("/agentd/app", "i-1")[-1]["message"], "m3")
+        AWS.create_log_group("/made/by/terraform")
+        self.assertIn("/made/by/terraform", AWS.state()["log_groups"])
+
     def test_concurrent_puts(self):
         import threading
         now = int(time.time() * 1000)
@@ -783,7 +798,7 @@ class RobustnessTest(Base):
             self.assertIn(b" 200 ", s.recv(4096).split(b"\r\n")[0])
         with socket.create_connection((u.hostname, u.port), timeout=10) as s:
             s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-                      b"Content-Length: %d\r\n\r\n" % (3 * 1024 * 1024))
+                      b"Content-Length: %d\r\n\r\n" % (9 * 1024 * 1024))
             self.assertIn(b" 413 ", s.recv(1024).split(b"\r\n")[0])
 
     def test_requests_since(self):

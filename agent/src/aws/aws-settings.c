@@ -99,6 +99,7 @@ static const ConfItem aws_items[] = {
         AWS_ITEM("connect_timeout", conf_parse_duration, connect_timeout),
         AWS_ITEM("request_timeout", conf_parse_duration, request_timeout),
         AWS_ITEM("max_response_size", conf_parse_size, max_response_size),
+        AWS_ITEM("ca_bundle", conf_parse_abs_path, ca_bundle),
         {}
 };
 
@@ -138,6 +139,7 @@ int aws_settings_init(AwsSettings *s) {
 void aws_settings_done(AwsSettings *s) {
         s->region = mfree(s->region);
         s->endpoint_url = mfree(s->endpoint_url);
+        s->ca_bundle = mfree(s->ca_bundle);
         for (size_t i = 0; i < _AWS_SERVICE_MAX; i++)
                 s->service_endpoint_url[i] = mfree(s->service_endpoint_url[i]);
 }

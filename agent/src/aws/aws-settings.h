@@ -50,6 +50,7 @@ typedef struct AwsSettings {
         usec_t connect_timeout;
         usec_t request_timeout;
         uint64_t max_response_size;
+        char *ca_bundle;                /* PEM file; AWS_CA_BUNDLE wins */
 } AwsSettings;
 
 /* [secret.NAME] */

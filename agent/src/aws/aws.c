@@ -284,6 +284,15 @@ static int build_request(AwsCall *call, const AwsCredentials *cred, HttpRequest 
                 return r;
         http_request_set_timeouts(req, c->settings->connect_timeout, c->settings->request_timeout);
         http_request_set_max_response(req, c->settings->max_response_size);
+        /* A private CA, as the SDKs take it: AWS_CA_BUNDLE, then [aws]
+         * ca_bundle. Proxies: libcurl reads HTTPS_PROXY and NO_PROXY. */
+        {
+                const char *ca = getenv("AWS_CA_BUNDLE");
+                if (isempty(ca))
+                        ca = c->settings->ca_bundle;
+                if (!isempty(ca) && (r = http_request_set_ca_bundle(req, ca)) < 0)
+                        return r;
+        }
         if (call->protocol == AWS_PROTOCOL_JSON) {
                 if (asprintf(&target, "X-Amz-Target: %s", call->target) < 0)
                         return -ENOMEM;

@@ -81,6 +81,9 @@ static int imds_request(Imds *imds, const char *method, const char *path, HttpRe
         /* A link-local service: its one timeout bounds connecting too. */
         http_request_set_timeouts(req, imds->settings->timeout, imds->settings->timeout);
         http_request_set_max_response(req, IMDS_MAX_RESPONSE);
+        /* Link-local, and a token PUT through a proxy would carry
+         * X-Forwarded-For (refused): never via HTTPS_PROXY/HTTP_PROXY. */
+        http_request_set_no_proxy(req);
         *ret = TAKE_PTR(req);
         return 0;
 }

@@ -246,8 +246,9 @@ static void help(void) {
                "  agentctl [--socket PATH] check NAME [--json] run [check.NAME] now, print its result\n"
                "  agentctl [--socket PATH] drain [--undo]     drain as at termination: /health 503, wait for\n"
                "                                              connections, complete the terminate hook; --undo:\n"
-               "                                              back in service\n\n"
-               "Exit codes: status: 0 healthy, 1 degraded, 2 failed; refresh, rollback: 0 done,\n"
+               "                                              back in service\n"
+               "  agentctl [--socket PATH] flush              deliver every log line written so far, wait\n\n"
+               "Exit codes: status: 0 healthy, 1 degraded, 2 failed; refresh, rollback, flush: 0 done,\n"
                "2 failed; check: 0 pass, 1 warning, 2 fail; all: 3 agentd not reachable, 4 usage error.\n"
                "The socket is --socket, else $AGENTD_CONTROL_SOCKET, else %s.\n",
                AGENTD_VERSION, AGENTD_DEFAULT_CONTROL_SOCKET);
@@ -290,8 +291,8 @@ int main(int argc, char *argv[]) {
         cmd = optind < argc ? argv[optind] : "status";
         const char *name = optind + 1 < argc ? argv[optind + 1] : NULL;
         if ((!streq(cmd, "status") && !streq(cmd, "refresh") && !streq(cmd, "rollback") && !streq(cmd, "check") &&
-             !streq(cmd, "drain")) ||
-            optind + 2 < argc || ((streq(cmd, "status") || streq(cmd, "drain")) && name) ||
+             !streq(cmd, "drain") && !streq(cmd, "flush")) ||
+            optind + 2 < argc || ((streq(cmd, "status") || streq(cmd, "drain") || streq(cmd, "flush")) && name) ||
             ((streq(cmd, "rollback") || streq(cmd, "check")) && !name)) {
                 fprintf(stderr, "agentctl: %s '%s' (try --help)\n",
                         streq(cmd, "rollback") && !name ? "rollback needs the NAME of a [render.NAME]" :

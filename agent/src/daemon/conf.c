@@ -17,12 +17,6 @@ static const ConfItem agent_items[] = {
 };
 static const ConfSection agent_conf_section = { .name = "agent", .items = agent_items };
 
-static const ConfItem logs_items[] = {
-        AGENT_ITEM("log_group", conf_parse_string, log_group),
-        {}
-};
-static const ConfSection logs_conf_section = { .name = "logs", .items = logs_items };
-
 
 /* [vars] takes any key (a template variable name); later files win. */
 static int var_set(void *section, const char *key, const char *value, const char **reason) {
@@ -72,7 +66,8 @@ static const ConfSectionRef config_sections[] = {
         { &plugin_conf_section, offsetof(Config, plugins) },
         { &vars_conf_section, offsetof(Config, vars) },
         { &metrics_conf_section, offsetof(Config, metrics) },
-        { &logs_conf_section, 0 },
+        { &logs_conf_section, offsetof(Config, logs) },
+        { &log_source_conf_section, offsetof(Config, log_sources) },
         { &lifecycle_conf_section, offsetof(Config, lifecycle) },
 };
 static const ConfTable config_table = { config_sections, ELEMENTSOF(config_sections) };
@@ -89,7 +84,8 @@ int config_new(Config **ret) {
         if (!c->control_socket || !c->state_dir || imds_settings_init(&c->imds) < 0 ||
             aws_settings_init(&c->aws) < 0 || health_settings_init(&c->health) < 0 ||
             lifecycle_settings_init(&c->lifecycle) < 0 ||
-            metrics_settings_init(&c->metrics) < 0)
+            metrics_settings_init(&c->metrics) < 0 ||
+            logs_settings_init(&c->logs) < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(c);
         return 0;
@@ -114,8 +110,9 @@ Config *config_free(Config *c) {
         }
         free(c->vars.names);
         free(c->vars.values);
-        free(c->log_group);
         lifecycle_settings_done(&c->lifecycle);
+        logs_settings_done(&c->logs);
+        conf_list_free(&c->log_sources, &log_source_conf_section);
         for (size_t i = 0; i < c->n_sources; i++)
                 free(c->sources[i]);
         free(c->sources);
@@ -222,6 +219,8 @@ int config_verify(Config *c, char **ret_error) {
                 r = add_plugin_checks(c, ret_error);
         if (r >= 0)
                 r = link_plugin_renders(c);
+        if (r >= 0)
+                r = logs_settings_verify(&c->logs, config_log_sources(c), c->log_sources.n, ret_error);
         return r;
 }
 

@@ -7,7 +7,7 @@
  * engine (base/conf-parser.h) reads them against the sections each layer
  * declares with its settings; this file only says where each section's
  * settings live in Config, owns the daemon's own sections ([agent], [vars]
- * and, until log shipping exists, [logs]) and runs every
+ * and [vars]) and runs every
  * layer's cross-key checks. Anything not declared, and any value that does
  * not parse, is an error naming file:line, section and key, and the whole
  * load fails: agentd does not start on a config it does not fully
@@ -21,6 +21,7 @@
 #include "conf-parser.h"
 #include "health-settings.h"
 #include "lifecycle-settings.h"
+#include "logs-settings.h"
 #include "macro.h"
 #include "metrics-settings.h"
 #include "plugin-settings.h"
@@ -55,11 +56,10 @@ typedef struct Config {
         ConfList plugins;               /* [plugin.NAME]: PluginSettings */
         TemplateVars vars;              /* [vars] */
         MetricsSettings metrics;        /* [metrics] */
-
         LifecycleSettings lifecycle;    /* [lifecycle] */
+        LogsSettings logs;              /* [logs] */
+        ConfList log_sources;           /* [logs.NAME]: LogSourceSettings */
 
-        /* [logs]: parsed and validated now; acted on by log shipping. */
-        char *log_group;
 
         /* Where it came from, for status output. */
         char **sources;
@@ -78,6 +78,7 @@ typedef struct Config {
 #define PLUGIN_CHECK_INTERVAL (5 * USEC_PER_SEC)
 /* ... and once soon after the plugin came up (its socket may lag its start). */
 #define PLUGIN_CHECK_FIRST_DELAY (500 * USEC_PER_MSEC)
+#define config_log_sources(c) ((LogSourceSettings *const *) (c)->log_sources.items)
 
 /* Defaults only; never fails but for -ENOMEM. */
 int config_new(Config **ret);

@@ -17,6 +17,8 @@
 
 #include <systemd/sd-daemon.h>
 
+#include <unistd.h>
+
 #include "aws.h"
 #include "sequence.h"
 #include "check-set.h"
@@ -25,6 +27,7 @@
 #include "imds.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "logs.h"
 #include "manager.h"
 #include "metrics.h"
 #include "parse-util.h"
@@ -82,12 +85,17 @@ static void start_metrics(Manager *m) {
  * (host figures are worth having even when bootstrap failed), and answer
  * the launch hook (CONTINUE once healthy, ABANDON now if it failed). */
 static void bootstrap_ended(Manager *m, int error) {
+        char host[256] = "";
+
         manager_push_health(m);
         notify_ready(m);
         (void) check_set_start(m->checks);
         start_metrics(m);
         if (error >= 0 && !m->stopping)
                 (void) plugins_start(m->plugins, PLUGIN_START_BOOTSTRAP);
+        /* Logs go even when the bootstrap failed: they tell why. */
+        (void) gethostname(host, sizeof(host) - 1);
+        (void) logs_start(m->logs, m->identity.instance_id, host);
         health_server_refresh(m->health);
         if (error < 0 && !m->launch_requested &&
             lifecycle_complete(m->lifecycle, LIFECYCLE_HOOK_LAUNCH, false, on_launch_completed, m) >= 0)

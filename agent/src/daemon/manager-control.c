@@ -12,6 +12,7 @@
 #include "control.h"
 #include "json-util.h"
 #include "log.h"
+#include "logs.h"
 #include "render.h"
 #include "secrets.h"
 #include "manager.h"
@@ -196,6 +197,38 @@ static int on_resume(ControlRequest *q, const cJSON *args, void *userdata) {
         return 0;
 }
 
+/* ---- flush: every log line written so far reaches CloudWatch ---- */
+
+static void on_flushed(void *source, const AgentEvent *ev, void *userdata) {
+        ControlRequest *q = userdata;
+
+        if (ev->error < 0)
+                return control_request_reply_error(q, "flush: %s", strna(ev->reason));
+        control_request_reply_result(q, "every log line written so far is delivered");
+}
+
+static int on_flush(ControlRequest *q, const cJSON *args, void *userdata) {
+        Manager *m = userdata;
+        int r;
+
+        if (logs_count(m->logs) == 0) {
+                control_request_reply_result(q, "no log sources configured");
+                return 0;
+        }
+        if (manager_state(m) == MANAGER_BOOTSTRAPPING) {
+                control_request_reply_error(q, "still bootstrapping: logs are not shipped yet");
+                return 0;
+        }
+        /* Bounded like a drain, and shorter than the client waits. */
+        r = logs_flush(m->logs, MIN(m->config->lifecycle.drain_timeout, CONTROL_ASYNC_TIMEOUT_USEC - 10 * USEC_PER_SEC),
+                       on_flushed, q);
+        if (r == -EBUSY)
+                control_request_reply_error(q, "a flush is already running, try again");
+        else if (r < 0)
+                control_request_reply_error(q, "flush failed: %s", strerror(-r));
+        return 0;
+}
+
 const ControlCommand manager_control_commands[] = {
         { "status", on_status, 0 },
         /* Longer than a status request: a refresh talks to AWS. */
@@ -204,5 +237,6 @@ const ControlCommand manager_control_commands[] = {
         { "check", on_check, 0 },
         { "drain", on_drain, 0 },
         { "resume", on_resume, 0 },
+        { "flush", on_flush, CONTROL_ASYNC_TIMEOUT_USEC },
         {}
 };

@@ -29,6 +29,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "lifecycle.h"
+#include "logs.h"
 #include "log.h"
 #include "manager.h"
 #include "parse-util.h"
@@ -128,8 +129,11 @@ static void on_flushed(void *source, const AgentEvent *ev, void *userdata) {
         Manager *m = userdata;
 
         if (ev->error < 0)
-                log_warning("drain: %s not flushed: %s", source == m->metrics ? "metrics" : "logs",
-                            ev->error == -ETIMEDOUT ? "deadline passed" : strna(ev->reason));
+                log_warning("drain: %s not flushed: %s (%s)", source == (void *) m->metrics ? "metrics" : "logs",
+                            ev->error == -ETIMEDOUT ? "deadline passed" : strna(ev->reason),
+                            source == (void *) m->metrics ? "dropped" : "they go after the next start");
+        else
+                log_info("drain: %s flushed", source == (void *) m->metrics ? "metrics" : "logs");
         if (m->drain_flushes > 0 && --m->drain_flushes == 0 && m->drain)
                 sequence_step_done(m->drain);
 }
@@ -138,6 +142,10 @@ static void step_flush(Sequence *s, void *userdata) {
         Manager *m = userdata;
 
         m->drain_flushes = 0;
+        /* Both at once; the logs may take the drain's time (their lines are
+         * what tells what happened to the instance). */
+        if (logs_count(m->logs) > 0 && logs_flush(m->logs, m->config->lifecycle.drain_timeout, on_flushed, m) >= 0)
+                m->drain_flushes++;
         if (metrics_flush(m->metrics, DRAIN_FLUSH, on_flushed, m) >= 0)
                 m->drain_flushes++;
         if (m->drain_flushes == 0)

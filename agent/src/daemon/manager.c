@@ -16,6 +16,7 @@
 #include "lifecycle.h"
 #include "list.h"
 #include "log.h"
+#include "logs.h"
 #include "manager.h"
 #include "parse-util.h"
 #include "metrics.h"
@@ -95,6 +96,8 @@ int manager_collect_components(Manager *m, ComponentList *l) {
                 r = metrics_add_components(m->metrics, l);
         if (r >= 0)
                 r = plugins_add_components(m->plugins, l);
+        if (r >= 0)
+                r = logs_add_components(m->logs, l);
         return r;
 }
 
@@ -171,6 +174,8 @@ int manager_reload(Manager *m) {
                 log_notice("reload: control_socket and [imds] endpoint changes take effect on restart");
         if (!streq_ptr(c->health.listen, m->config->health.listen))
                 log_notice("reload: [health] listen= changes take effect on restart");
+        if (c->log_sources.n != m->config->log_sources.n)
+                log_notice("reload: [logs] and [logs.*] changes take effect on restart");
         /* Keep what is bound to the process; take everything else. */
         if (free_and_strdup(&c->control_socket, m->config->control_socket) < 0 ||
             free_and_strdup(&c->health.listen, m->config->health.listen) < 0)
@@ -372,6 +377,10 @@ int manager_new(const char *config_path, Config *config, Manager **ret) {
                          &m->renderer);
         if (r < 0)
                 return log_error_errno(r, "cannot set up rendering: %m");
+        r = logs_new(m->event, m->aws, &m->config->logs, config_log_sources(m->config), m->config->log_sources.n,
+                     m->config->state_dir, &m->logs);
+        if (r < 0)
+                return log_error_errno(r, "cannot set up log shipping: %m");
         r = check_set_new(m->event, m->glue, config_checks(m->config), m->config->checks.n,
                           &(CheckHooks) { .secret_lookup = on_check_secret_lookup,
                                           .secret_refused = on_check_secret_refused, .userdata = m },
@@ -409,6 +418,7 @@ Manager *manager_free(Manager *m) {
         lifecycle_free(m->lifecycle);
         plugins_free(m->plugins);
         check_set_free(m->checks);
+        logs_free(m->logs);
         health_server_free(m->health);
         metrics_free(m->metrics);
         identity_fetch_free(m->identity_fetch);

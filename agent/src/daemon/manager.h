@@ -15,6 +15,7 @@
  *   bootstrap done       → READY=1, checks start, metrics get the instance
  *                          dimensions and start
  *   bootstrap done       → plugins start (start_after=bootstrap)
+ *   bootstrap done       → logs start shipping
  *   identity retrying    → EXTEND_TIMEOUT_USEC to systemd
  *   SIGHUP               → new settings pointers for every subsystem
  *
@@ -51,6 +52,7 @@ typedef struct Sequence Sequence;
 typedef struct Lifecycle Lifecycle;
 typedef struct Metrics Metrics;
 typedef struct Plugins Plugins;
+typedef struct Logs Logs;
 
 typedef enum ManagerState {
         MANAGER_BOOTSTRAPPING,
@@ -75,6 +77,7 @@ struct Manager {
         Renderer *renderer;
         CheckSet *checks;
         Metrics *metrics;
+        Logs *logs;
         HealthServer *health;
         ControlServer *control;
         Lifecycle *lifecycle;
@@ -150,7 +153,7 @@ int manager_undrain(Manager *m);
 void manager_check_launch(Manager *m);
 
 /* manager-control.c: what agentctl can ask (status, refresh, rollback,
- * check, drain, resume), answered through the request. */
+ * check, drain, resume, flush), answered through the request. */
 extern const ControlCommand manager_control_commands[];
 int manager_refresh(Manager *m, const char *secret, ControlRequest *q);
 int manager_rollback(Manager *m, const char *name, ControlRequest *q);

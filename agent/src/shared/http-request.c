@@ -280,6 +280,16 @@ static void on_transfer_done(CURL *easy, CURLcode result, void *userdata) {
         req->done(req, r, status, req->userdata);
 }
 
+int http_request_set_ca_bundle(HttpRequest *req, const char *path) {
+        /* libcurl copies the string. */
+        return curl_easy_setopt(req->easy, CURLOPT_CAINFO, path) == CURLE_OK ? 0 : -ENOMEM;
+}
+
+void http_request_set_no_proxy(HttpRequest *req) {
+        curl_easy_setopt(req->easy, CURLOPT_PROXY, "");
+        curl_easy_setopt(req->easy, CURLOPT_NOPROXY, "*");
+}
+
 int http_request_start(HttpRequest *req, HttpRequestDone done, void *userdata) {
         int r;
 

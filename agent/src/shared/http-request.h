@@ -36,6 +36,12 @@ int http_request_set_unix_socket(HttpRequest *req, const char *path);
 int http_request_set_sigv4(HttpRequest *req, const char *region, const char *service,
                            const char *access_key_id, const char *secret_access_key);
 
+/* Trust this CA bundle (a PEM file) instead of the system's: what the SDKs
+ * do with AWS_CA_BUNDLE. */
+int http_request_set_ca_bundle(HttpRequest *req, const char *path);
+/* Never through a proxy, whatever HTTPS_PROXY/HTTP_PROXY say (IMDS). */
+void http_request_set_no_proxy(HttpRequest *req);
+
 int http_request_start(HttpRequest *req, HttpRequestDone done, void *userdata);
 
 /* Valid in and after the callback. The body is NUL-terminated. */
