@@ -170,6 +170,34 @@ class LifecycleTest(AgentTestCase):
         self.assertEqual(res[0]["result"], "CONTINUE")
         self.assertGreaterEqual(res[0]["time"], ended - 1.0)
 
+    def test_every_line_written_before_the_trigger_ships_before_the_hook(self):
+        """The drain flushes the logs before it completes the terminate hook:
+        in the emulator's own record, the PutLogEvents carrying the last line
+        written before the trigger comes before CompleteLifecycleAction."""
+        path = os.path.join(self.tmp, "app.log")
+        with open(path, "w") as f:
+            f.write("".join("line %d\n" % i for i in range(500)))
+        self.fake.create_log_group("/test/app")
+        # A long flush_interval: only the drain's flush ships the tail.
+        a = self.agent(config=lifecycle_config(
+            "[logs]\nflush_interval = 1h\nstate_dir = %s/logstate\n[logs.app]\nfile = %s\ngroup = /test/app\n"
+            "stream = app\n" % (self.tmp, path)))
+        a.wait_notify("READY=1")
+        with open(path, "a") as f:
+            f.write("the last line before the trigger\n")
+        self.fake.set_lifecycle_state("Terminated", pending_hook={
+            "hook": TERMINATE, "asg": ASG, "transition": "autoscaling:EC2_INSTANCE_TERMINATING"})
+        res = self.wait_result("terminate hook completed")
+        self.assertEqual(res[0]["result"], "CONTINUE")
+        messages = [e["message"] for e in self.fake.log_events("/test/app", "app")]
+        self.assertEqual(messages[-1], "the last line before the trigger")
+        self.assertEqual(len(messages), 501)
+        puts = [r for r in self.fake.requests("logs", "PutLogEvents") if r["status"] == 200]
+        done = [r for r in self.fake.requests("autoscaling", "CompleteLifecycleAction") if r["status"] == 200]
+        self.assertTrue(puts and done)
+        self.assertLess(puts[-1]["seq"], done[0]["seq"])
+        self.assertIn("drain: logs flushed", a.log())
+
     def test_validation_error_retried_until_the_hook_is_active(self):
         a = self.agent(config=lifecycle_config())
         a.wait_notify("READY=1")
