@@ -94,8 +94,11 @@ class MetricsTest(AgentTestCase):
             accepted.append(listener.accept()[0])
         self.addCleanup(lambda: [s.close() for s in clients + accepted + [listener]])
         udp = free_udp_port()
+        applog = os.path.join(self.tmp, "app.log")
+        with open(applog, "w") as f:
+            f.write("a line for the log lag\n")
         a = self.agent(config="[metrics]\ninterval = 1s\npublish_interval = 2s\nmounts = /, %s\nweb_port = %d\n"
-                              "statsd_listen = 127.0.0.1:%d\n" % (mnt, port, udp))
+                              "statsd_listen = 127.0.0.1:%d\n[logs.app]\nfile = %s\n" % (mnt, port, udp, applog))
         a.wait_notify("READY=1")
         ready_at = time.monotonic()
         wait_for(lambda: a.status()[1] and a.subsystem(a.status()[1], "statsd")["state"] == "ok", what="statsd up")
@@ -127,6 +130,11 @@ class MetricsTest(AgentTestCase):
         agg = self.wait_published("disk_used_percent", {"AutoScalingGroupName": "php-app-asg"})
         self.assertEqual(agg[0]["Unit"], "Percent")
         self.assertLessEqual(agg[0]["StatisticValues"]["Minimum"], 37.5 + 1e-6)
+
+        # agentd's own: how far log shipping is behind
+        lag = self.wait_published("agentd_log_lag_bytes", INSTANCE_DIMS)
+        self.assertEqual(lag[0]["Unit"], "Bytes")
+        self.assertTrue(self.published("agentd_log_lag_seconds"))
 
         # TCP: the 5 accepted connections of the web port, and its listener
         est = self.wait_published("netstat_tcp_established", INSTANCE_DIMS)

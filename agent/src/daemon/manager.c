@@ -294,6 +294,19 @@ static void on_check_event(void *source, const AgentEvent *ev, void *userdata) {
         manager_check_launch(m);
 }
 
+/* Each collection: agentd's own figures that live elsewhere (log lag). */
+static void on_metrics_event(void *source, const AgentEvent *ev, void *userdata) {
+        Manager *m = userdata;
+        uint64_t bytes;
+        usec_t age;
+
+        if (ev->type != METRICS_EVENT_COLLECTING || logs_count(m->logs) == 0)
+                return;
+        logs_lag(m->logs, &bytes, &age);
+        (void) metrics_observe(m->metrics, "agentd_log_lag_bytes", METRIC_UNIT_BYTES, (double) bytes);
+        (void) metrics_observe(m->metrics, "agentd_log_lag_seconds", METRIC_UNIT_SECONDS, (double) age / USEC_PER_SEC);
+}
+
 static void on_lifecycle_event(void *source, const AgentEvent *ev, void *userdata) {
         Manager *m = userdata;
 
@@ -388,7 +401,7 @@ int manager_new(const char *config_path, Config *config, Manager **ret) {
                           m, &m->checks);
         if (r < 0)
                 return log_error_errno(r, "cannot set up the checks: %m");
-        r = metrics_new(m->event, m->glue, m->aws, &m->config->metrics, NULL, m, &m->metrics);
+        r = metrics_new(m->event, m->glue, m->aws, &m->config->metrics, on_metrics_event, m, &m->metrics);
         if (r < 0)
                 return log_error_errno(r, "cannot set up metrics: %m");
         /* Each plugin's metrics= is scraped with the host's metrics (through

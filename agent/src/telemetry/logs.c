@@ -421,6 +421,20 @@ static int on_retry(sd_event_source *es, uint64_t usec, void *userdata) {
         return 0;
 }
 
+void logs_lag(Logs *l, uint64_t *ret_bytes, usec_t *ret_age) {
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+
+        *ret_bytes = 0;
+        *ret_age = 0;
+        for (size_t i = 0; l && i < l->n_sources; i++) {
+                LogSource *s = &l->sources[i];
+                if (s->files)
+                        *ret_bytes += log_files_bytes_behind(s->files);
+                if (s->oldest_pending)
+                        *ret_age = MAX(*ret_age, now - s->oldest_pending);
+        }
+}
+
 static int source_append_json(const Component *c, cJSON *o) {
         LogSource *s = container_of(c, LogSource, component);
         usec_t now = now_usec(CLOCK_MONOTONIC);

@@ -54,3 +54,6 @@ size_t logs_count(Logs *l);
 int logs_flush(Logs *l, usec_t timeout, AgentCallback cb, void *userdata);
 
 int logs_add_components(Logs *l, ComponentList *list);
+/* How far shipping is behind: bytes written and not yet delivered (files,
+ * summed), and the age of the oldest line waiting (seconds, the largest). */
+void logs_lag(Logs *l, uint64_t *ret_bytes, usec_t *ret_age);

@@ -246,7 +246,10 @@ static void update_component(Metrics *m) {
 
 static void collect(Metrics *m) {
         char err[256];
-        int r = host_collector_run(m->collector, m->settings, m->agg, err, sizeof(err));
+        int r;
+
+        agent_callback_invoke(m->cb, m, &(AgentEvent) { .type = METRICS_EVENT_COLLECTING }, m->userdata);
+        r = host_collector_run(m->collector, m->settings, m->agg, err, sizeof(err));
 
         if (r < 0 && !streq(err, m->collect_error))
                 log_warning("collecting: %s", err);

@@ -39,6 +39,8 @@ enum {
         METRICS_EVENT_PUBLISHED,
         /* metrics_flush() ended: error 0 (all published), -ETIMEDOUT. */
         METRICS_EVENT_FLUSHED,
+        /* A collection begins: the owner may add figures (metrics_observe). */
+        METRICS_EVENT_COLLECTING,
 };
 
 typedef struct MetricsIdentity {
