@@ -486,6 +486,18 @@ static bool truncated(LogFiles *f, LogFile *lf, uint64_t size) {
         return found;
 }
 
+/* Truncated and written again past where we were before we looked (a slow
+ * reader, a busy writer): the size does not tell, the first bytes do. */
+static bool rewritten(LogFile *lf) {
+        char b[LOG_HASH_BYTES];
+        ssize_t n;
+
+        if (lf->hash_len == 0 || lf->is_copy)
+                return false;
+        n = pread(lf->fd, b, lf->hash_len, 0);
+        return n >= 0 && (n != (ssize_t) lf->hash_len || log_hash(b, (size_t) n) != lf->hash);
+}
+
 /* Reads lf on; returns bytes read. */
 static ssize_t read_file(LogFiles *f, LogFile *lf, size_t budget) {
         struct stat st;
@@ -494,7 +506,7 @@ static ssize_t read_file(LogFiles *f, LogFile *lf, size_t budget) {
         if (fstat(lf->fd, &st) < 0)
                 return -errno;
         lf->deleted = st.st_nlink == 0;
-        if ((uint64_t) st.st_size < lf->lines.offset && truncated(f, lf, (uint64_t) st.st_size)) {
+        if (((uint64_t) st.st_size < lf->lines.offset || rewritten(lf)) && truncated(f, lf, (uint64_t) st.st_size)) {
                 f->restart = true;
                 return 0;
         }
