@@ -137,10 +137,16 @@ class TestLogrotate(LogsTestCase):
         for r in range(4):
             # The writer reopens after each rotation, as nginx does on USR1.
             with open(path, "a") as f:
-                for _ in range(5):
+                for i in range(5):
                     f.write(numbered("n", n, 200))
                     f.flush()
                     n += 200
+                    if i == 0:
+                        # Rotations are hours apart in life: agentd has looked
+                        # at the file's new content before it is rotated. The
+                        # 800 lines written now and rotated at once are what
+                        # it had not read yet: they must come from the copy.
+                        self.wait_events("nginx", n - 199, timeout=60)
             self.rotate(path, "create" if mode == "create" else "copytruncate")
         with open(path, "a") as f:
             f.write(numbered("n", n, 100))
