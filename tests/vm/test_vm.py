@@ -138,6 +138,8 @@ class Boot:
         self.password2 = "vm-pass-2-" + secrets.token_hex(8)
         self.aws = FakeAWS(os.path.join(ctx["tmp"], name + "-fakeaws"), quiet=True)
         arn = self.aws.create_secret("db", string=secret_doc(self.password))["arn"]
+        # Terraform creates the log group (agentd creates streams only).
+        self.aws.create_log_group(USERDATA_VARS["log_group"])
         deb = ctx["deb"]
         key = "agentd/" + os.path.basename(deb)
         put = self.aws.put_s3_object(DEB_BUCKET, key, path=deb)
@@ -322,8 +324,37 @@ class Boot:
                     f.get("stop_Result"), f.get("stop_ExecMainCode"), f.get("stop_ExecMainStatus")))
         r.check(n, dur == dur and dur < limit, "shutdown: agentd stopped in %.2f s (TimeoutStopSec %.0f s)" % (dur, limit))
         self.check_plugin_stop()
+        self.check_logs()
         r.check(n, qemu_rc == 0, "shutdown: poweroff, QEMU exited 0",
                 "QEMU exit %s" % ("killed at the %d s limit" % BOOT_LIMIT if qemu_rc is None else qemu_rc))
+
+    def check_logs(self):
+        """The guest's real journal and nginx log reached the emulator, flushed by the drain
+        before agentd exited (so read after the poweroff, no waiting)."""
+        r, n, group = self.report, self.name, USERDATA_VARS["log_group"]
+
+        def messages(source):
+            stream = "%s/%s" % (INSTANCE, source)
+            if not any(x["group"] == group and x["stream"] == stream for x in self.aws.log_streams()):
+                return []
+            return [e["message"] for e in self.aws.log_events(group, stream)]
+        journal = messages("journal")
+        want = "shipping logs of 6 source(s)" if self.scenario == "serve" else "bootstrap failed at step secrets"
+        r.check(n, any(want in m for m in journal),
+                "logs: the guest's journal (agentd's %r) reached CloudWatch Logs" % want,
+                "%d journal events" % len(journal))
+        if self.scenario == "serve":
+            access = messages("nginx-access")
+            r.check(n, any('"GET /index.php' in m for m in access),
+                    "logs: nginx's access log (the test's requests through hostfwd) reached CloudWatch Logs",
+                    "%d access events, first: %s" % (len(access), access[:1]))
+        # A stream's first PutLogEvents may find it missing (agentd then creates it);
+        # anything else refused is a request AWS would refuse.
+        puts = self.aws.requests("logs", "PutLogEvents")
+        bad = [q.get("error") for q in puts if q["status"] != 200 and q.get("error") != "ResourceNotFoundException"]
+        r.check(n, bool(puts) and not bad,
+                "logs: every PutLogEvents accepted by the emulator (signature and parameters checked)",
+                "%d requests, refused: %s" % (len(puts), bad[:3]))
 
     def check_plugin_stop(self):
         """The sample plugin: stopped by agentd's drain, after /health turned 503 and before

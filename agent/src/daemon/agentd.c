@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <curl/curl.h>
@@ -104,5 +105,10 @@ static int run(int argc, char *argv[]) {
 }
 
 int main(int argc, char *argv[]) {
+        /* Log batches and HTTP bodies are buffers of about 1 MiB, made and
+         * freed all day. A fixed threshold keeps them in mmap()ed chunks
+         * given back on free; glibc's sliding one would move them into the
+         * heap after the first free, where they stay as resident memory. */
+        (void) mallopt(M_MMAP_THRESHOLD, 128 * 1024);
         return run(argc, argv);
 }
