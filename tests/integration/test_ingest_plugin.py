@@ -79,6 +79,12 @@ class IngestPluginTest(AgentTestCase):
         ng.start()
         self.addCleanup(ng.stop)
         body = "".join(json.dumps(record(i)) + "\n" for i in range(50))
+        # A counter's value at agentd's first scrape of a plugin is its
+        # baseline (as the CloudWatch agent does): post after that scrape,
+        # seen as the plugin's gauges in the emulator.
+        wait_for(lambda: [d for d in self.fake.metric_data("ingest_db_up")
+                          if d["Dimensions"].get("plugin") == "ingest"],
+                 timeout=30, what="the plugin's first scrape published")
         status, body_out = http_post("http://127.0.0.1:%d/api/ingest/events" % self.port, body,
                                      {"Authorization": "Bearer " + KEY, "Content-Type": "application/x-ndjson"})
         self.assertEqual(status, 202, body_out)
