@@ -18,7 +18,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import VALGRIND, AgentTestCase, main, wait_for  # noqa: E402
+from harness import SLOW, VALGRIND, AgentTestCase, main, wait_for  # noqa: E402
 
 GROUP = "/aws/ec2/php-app"
 JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote"
@@ -321,7 +321,8 @@ class TestSoak(LogsTestCase):
     @unittest.skipIf(VALGRIND, "memory checking of these paths is done by the other tests; the soak runs in the "
                                "normal and ASan runs (and at a million lines in bench/logs-bench.py)")
     def test_soak(self):
-        total = 100000
+        # Bounded by the sanitizers' slowdown (SLOW); a million lines in bench/.
+        total = int(100000 / max(1.0, SLOW / 2))
         kills = 3
         path = os.path.join(self.logdir, "soak.log")
         open(path, "w").close()
