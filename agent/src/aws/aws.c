@@ -310,9 +310,8 @@ static int build_request(AwsCall *call, const AwsCredentials *cred, HttpRequest 
                 if (r < 0)
                         return r;
         }
-        r = http_request_set_body(req, call->body, strlen(call->body));
-        if (r < 0)
-                return r;
+        /* call->body outlives every attempt's request (freed after it). */
+        http_request_set_body_borrowed(req, call->body, strlen(call->body));
         r = http_request_set_sigv4(req, region, aws_service_to_string(call->service),
                                    cred->access_key_id, cred->secret_access_key);
         if (r < 0)

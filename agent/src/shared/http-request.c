@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -16,8 +17,9 @@ struct HttpRequest {
         CURL *easy;
         struct curl_slist *headers;
         char *url;
-        char *body;
+        char *body;             /* ours to wipe and free unless body_borrowed */
         size_t body_len;
+        bool body_borrowed;
         char *sigv4_param;
         char *username;
         char *password;
@@ -185,9 +187,10 @@ HttpRequest *http_request_free(HttpRequest *req) {
                 curl_easy_cleanup(req->easy);
         curl_slist_free_all(req->headers);
         free(req->url);
-        if (req->body)
+        if (req->body && !req->body_borrowed) {
                 explicit_wipe(req->body, req->body_len);
-        free(req->body);
+                free(req->body);
+        }
         free(req->sigv4_param);
         strwipe_free(req->username);
         strwipe_free(req->password);
@@ -213,14 +216,28 @@ int http_request_set_body(HttpRequest *req, const void *data, size_t len) {
                 return -ENOMEM;
         memcpy(b, data, len);
         b[len] = 0;
-        if (req->body)
+        if (req->body && !req->body_borrowed) {
                 explicit_wipe(req->body, req->body_len);
-        free(req->body);
+                free(req->body);
+        }
         req->body = b;
         req->body_len = len;
+        req->body_borrowed = false;
         curl_easy_setopt(req->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) len);
         curl_easy_setopt(req->easy, CURLOPT_POSTFIELDS, req->body);
         return 0;
+}
+
+void http_request_set_body_borrowed(HttpRequest *req, const char *data, size_t len) {
+        if (req->body && !req->body_borrowed) {
+                explicit_wipe(req->body, req->body_len);
+                free(req->body);
+        }
+        req->body = (char *) data;
+        req->body_len = len;
+        req->body_borrowed = true;
+        curl_easy_setopt(req->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) len);
+        curl_easy_setopt(req->easy, CURLOPT_POSTFIELDS, req->body);
 }
 
 void http_request_set_timeouts(HttpRequest *req, usec_t connect, usec_t total) {

@@ -27,6 +27,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(HttpRequest *, http_request_free);
 int http_request_add_header(HttpRequest *req, const char *header);
 /* The body is copied (and wiped when freed). */
 int http_request_set_body(HttpRequest *req, const void *data, size_t len);
+/* The same without a copy: data must outlive the request (a retried AWS
+ * call keeps its body; a log batch body is ~1 MiB). */
+void http_request_set_body_borrowed(HttpRequest *req, const char *data, size_t len);
 void http_request_set_timeouts(HttpRequest *req, usec_t connect, usec_t total);
 void http_request_set_max_response(HttpRequest *req, size_t max);
 /* Connect to this unix socket instead of the URL's host and port (curl's
