@@ -72,8 +72,9 @@ struct LogFiles {
         char *watched[MAX_WATCHES];
         size_t n_watches;
         bool need_scan;
-        bool restart;                   /* a copy was put first: start the pass again */
+        bool restart;                   /* a copy was put before its file: start the pass again */
         bool paused;
+        bool hash_changed;              /* a file's first bytes hashed: save the checkpoint */
         bool draining;
         char *last_error;
         char *buf;
@@ -153,10 +154,11 @@ static int refresh_hash(LogFile *lf) {
         return log_hash_fd(lf->fd, &lf->hash, &lf->hash_len);
 }
 
-/* Opens path as a followed file from offset; put first (retired copies are
- * read before what replaced them) or last. */
+/* Opens path as a followed file from offset; put right before another file
+ * (a copy is read before what it was copied from, but after the rotated
+ * files before that) or last. */
 static int log_file_add(LogFiles *f, const char *path, int fd, const struct stat *st, uint64_t offset, bool retired,
-                        bool first, LogFile **ret) {
+                        LogFile *before, LogFile **ret) {
         LogFile *lf;
         int r;
 
@@ -192,9 +194,15 @@ static int log_file_add(LogFiles *f, const char *path, int fd, const struct stat
                 log_file_free(lf);
                 return r;
         }
-        if (first)
-                LIST_PREPEND(files, f->files, lf);
-        else
+        if (before) {
+                lf->files_next = before;
+                lf->files_prev = before->files_prev;
+                if (before->files_prev)
+                        before->files_prev->files_next = lf;
+                else
+                        f->files = lf;
+                before->files_prev = lf;
+        } else
                 LIST_APPEND(files, f->files, lf);
         f->n_files++;
         log_debug("[logs.%s]: following %s%s from offset %llu", f->settings->name, path,
@@ -349,7 +357,7 @@ static void resume_moved(LogFiles *f, const LogFilePosition *p) {
          * holds older lines than what the file has now. */
         if (!same)
                 resume_copy(f, p);
-        if (log_file_add(f, moved, fd, &st, from, true, false, NULL) < 0) {
+        if (log_file_add(f, moved, fd, &st, from, true, NULL, NULL) < 0) {
                 close(fd);
                 return;
         }
@@ -368,7 +376,7 @@ static void resume_copy(LogFiles *f, const LogFilePosition *p) {
         if (find_in_dir(p->path, p->dev, p->ino, false, p->hash, p->hash_len, p->offset, &copy) < 0 ||
             open_regular(copy, &fd, &st) < 0)
                 return;
-        if (find_inode(f, st.st_dev, st.st_ino) || log_file_add(f, copy, fd, &st, p->offset, true, false, &c) < 0) {
+        if (find_inode(f, st.st_dev, st.st_ino) || log_file_add(f, copy, fd, &st, p->offset, true, NULL, &c) < 0) {
                 close(fd);
                 return;
         }
@@ -431,7 +439,7 @@ static int scan(LogFiles *f, const LogCheckpoint *cp) {
                                 continue;
                         }
                         if (log_file_add(f, path, fd, &st, resume_offset(checkpoint_for(cp, path), fd, &st), false,
-                                         false, NULL) < 0)
+                                         NULL, NULL) < 0)
                                 close(fd);
                 }
                 globfree(&g);
@@ -463,7 +471,7 @@ static bool truncated(LogFiles *f, LogFile *lf, uint64_t size) {
             open_regular(copy, &fd, &st) >= 0) {
                 LogFile *c = NULL;
                 if (find_inode(f, st.st_dev, st.st_ino) ||
-                    log_file_add(f, copy, fd, &st, from, true, true, &c) < 0)
+                    log_file_add(f, copy, fd, &st, from, true, lf, &c) < 0)
                         close(fd);
                 else {
                         /* The copy holds what the batches in flight were
@@ -498,22 +506,43 @@ static bool rewritten(LogFile *lf) {
         return n >= 0 && (n != (ssize_t) lf->hash_len || log_hash(b, (size_t) n) != lf->hash);
 }
 
-/* Reads lf on; returns bytes read. */
-static ssize_t read_file(LogFiles *f, LogFile *lf, size_t budget) {
+/* What changed since we last looked, without reading: deletion,
+ * truncation (copytruncate), the first bytes. Every file is looked at on
+ * every pass, also while reading is paused or held back behind a rotated
+ * file: a file found empty could otherwise be written, copied and
+ * truncated before we ever read it, and without the hash of its first
+ * bytes its copy would not be recognised (its lines lost). 1: a copy was
+ * put first, start the pass again. */
+static int look_file(LogFiles *f, LogFile *lf) {
         struct stat st;
-        size_t total = 0;
 
         if (fstat(lf->fd, &st) < 0)
                 return -errno;
         lf->deleted = st.st_nlink == 0;
         if (((uint64_t) st.st_size < lf->lines.offset || rewritten(lf)) && truncated(f, lf, (uint64_t) st.st_size)) {
                 f->restart = true;
-                return 0;
+                return 1;
         }
         lf->size = (uint64_t) st.st_size;
+        if (lf->hash_len < LOG_HASH_BYTES && lf->size > lf->hash_len && !lf->is_copy) {
+                uint32_t had = lf->hash_len;
+                (void) refresh_hash(lf);
+                /* Into the checkpoint too: a restart must know it. */
+                f->hash_changed = f->hash_changed || (had == 0 && lf->hash_len > 0);
+        }
+        return 0;
+}
+
+/* Reads lf on; returns bytes read. */
+static ssize_t read_file(LogFiles *f, LogFile *lf, size_t budget) {
+        size_t total = 0;
+        int r;
+
+        r = look_file(f, lf);
+        if (r != 0)
+                return r < 0 ? r : 0;
         while (lf->lines.offset < lf->size && total < budget) {
                 ssize_t n;
-                int r;
 
                 if (f->sink.full(f->sink.userdata)) {
                         f->paused = true;
@@ -576,6 +605,7 @@ static bool unread(LogFiles *f) {
 static int on_read(sd_event_source *s, void *userdata) {
         LogFiles *f = userdata;
         size_t budget = READ_BUDGET;
+        bool stop = false;
         usec_t now;
         int r;
 
@@ -586,14 +616,24 @@ static int on_read(sd_event_source *s, void *userdata) {
         }
         f->paused = f->restart = false;
         FOREACH_FILE(lf, f->files) {
-                ssize_t n = read_file(f, lf, budget);
+                ssize_t n;
+
+                if (stop) {
+                        if (look_file(f, lf) > 0)
+                                break;
+                        continue;
+                }
+                n = read_file(f, lf, budget);
                 if (n > 0)
                         budget -= MIN((size_t) n, budget);
-                if (f->paused || f->restart)
+                if (f->restart)
                         break;
                 /* A rotated file is read to its end before what replaced it. */
-                if (budget == 0 || (lf->retired && lf->lines.offset < lf->size))
-                        break;
+                stop = f->paused || budget == 0 || (lf->retired && lf->lines.offset < lf->size);
+        }
+        if (f->hash_changed && f->sink.files_changed) {
+                f->hash_changed = false;
+                f->sink.files_changed(f->sink.userdata);
         }
         now = now_usec(CLOCK_MONOTONIC);
         for (LogFile *lf = f->files, *next; lf && ((next = lf->files_next), 1); lf = next)
@@ -656,8 +696,10 @@ static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *
         if (ev->mask & (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF |
                         IN_Q_OVERFLOW | IN_ATTRIB))
                 f->need_scan = true;
-        if (!f->paused)
-                schedule_read(f);
+        /* Also while paused: the pass then reads nothing, but it notices
+         * rotations and hashes new files' first bytes (look_file) before a
+         * copytruncate can hide them. */
+        schedule_read(f);
         return 0;
 }
 
