@@ -36,7 +36,9 @@ struct AwsCall {
         AwsService service;
         AwsProtocol protocol;
         char *target;
-        char *body;
+        char *body;                     /* ours to wipe and free unless body_borrowed */
+        size_t body_len;
+        bool body_borrowed;
         unsigned attempts;
         bool refreshed_credentials;
         char *signed_with;              /* access key id of the last attempt */
@@ -132,9 +134,10 @@ void aws_call_cancel(AwsCall *call) {
         credentials_wait_cancel(call->wait);
         sd_event_source_disable_unref(call->retry_timer);
         free(call->target);
-        if (call->body)
-                explicit_wipe(call->body, strlen(call->body));
-        free(call->body);
+        if (call->body && !call->body_borrowed) {
+                explicit_wipe(call->body, call->body_len);
+                free(call->body);
+        }
         free(call->signed_with);
         free(call);
 }
@@ -311,7 +314,7 @@ static int build_request(AwsCall *call, const AwsCredentials *cred, HttpRequest 
                         return r;
         }
         /* call->body outlives every attempt's request (freed after it). */
-        http_request_set_body_borrowed(req, call->body, strlen(call->body));
+        http_request_set_body_borrowed(req, call->body, call->body_len);
         r = http_request_set_sigv4(req, region, aws_service_to_string(call->service),
                                    cred->access_key_id, cred->secret_access_key);
         if (r < 0)
@@ -371,8 +374,8 @@ static int on_first_attempt(sd_event_source *s, void *userdata) {
         return 0;
 }
 
-int aws_call(AwsClient *c, AwsService service, AwsProtocol protocol, const char *target,
-             const char *body, AwsCallDone done, void *userdata, AwsCall **ret) {
+static int call_new(AwsClient *c, AwsService service, AwsProtocol protocol, const char *target, const char *body,
+                    size_t len, bool borrowed, AwsCallDone done, void *userdata, AwsCall **ret) {
         AwsCall *call;
         int r;
 
@@ -381,10 +384,10 @@ int aws_call(AwsClient *c, AwsService service, AwsProtocol protocol, const char 
         call = calloc(1, sizeof(*call));
         if (!call)
                 return -ENOMEM;
-        *call = (AwsCall) { .client = c, .service = service, .protocol = protocol,
-                            .done = done, .userdata = userdata };
+        *call = (AwsCall) { .client = c, .service = service, .protocol = protocol, .body_len = len,
+                            .body_borrowed = borrowed, .done = done, .userdata = userdata };
         call->target = strdup(target);
-        call->body = strdup(body);
+        call->body = borrowed ? (char *) body : strndup(body, len);
         if (!call->target || !call->body) {
                 aws_call_cancel(call);
                 return -ENOMEM;
@@ -399,6 +402,16 @@ int aws_call(AwsClient *c, AwsService service, AwsProtocol protocol, const char 
         if (ret)
                 *ret = call;
         return 0;
+}
+
+int aws_call(AwsClient *c, AwsService service, AwsProtocol protocol, const char *target,
+             const char *body, AwsCallDone done, void *userdata, AwsCall **ret) {
+        return call_new(c, service, protocol, target, body, body ? strlen(body) : 0, false, done, userdata, ret);
+}
+
+int aws_call_borrowed(AwsClient *c, AwsService service, AwsProtocol protocol, const char *target,
+                      const char *body, size_t len, AwsCallDone done, void *userdata, AwsCall **ret) {
+        return call_new(c, service, protocol, target, body, len, true, done, userdata, ret);
 }
 
 static int aws_append_json(const Component *comp, cJSON *o) {

@@ -67,6 +67,12 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(AwsClient *, aws_client_free);
  * aws_call_cancel() stops it without calling done. */
 int aws_call(AwsClient *c, AwsService service, AwsProtocol protocol, const char *target,
              const char *body, AwsCallDone done, void *userdata, AwsCall **ret);
+/* The same with the body lent, not copied (len bytes, no NUL needed): it
+ * must stay unchanged until done runs or the call is cancelled. For bodies
+ * of a megabyte (PutLogEvents), where a copy per call costs memory, time
+ * and a wipe. */
+int aws_call_borrowed(AwsClient *c, AwsService service, AwsProtocol protocol, const char *target,
+                      const char *body, size_t len, AwsCallDone done, void *userdata, AwsCall **ret);
 void aws_call_cancel(AwsCall *call);
 
 /* Region for signing and endpoints: AWS_REGION, AWS_DEFAULT_REGION,
