@@ -22,6 +22,17 @@ static int reserve(char **buf, size_t *len, size_t *alloc, size_t more) {
         return 0;
 }
 
+/* Does the word hold a byte that JSON must escape: a control character
+ * (below 0x20), '"' or '\\'? Exact as a yes/no (the classic "has a byte
+ * less than n" and "has a zero byte" bit tricks); bytes >= 0x80 (UTF-8)
+ * never match. */
+static inline bool word_needs_escape(uint64_t w) {
+        const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+        uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+
+        return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs;
+}
+
 int json_escape_append(char **buf, size_t *len, size_t *alloc, const char *s, size_t n) {
         static const char hex[] = "0123456789abcdef";
         size_t i = 0;
@@ -34,8 +45,17 @@ int json_escape_append(char **buf, size_t *len, size_t *alloc, const char *s, si
                 return r;
         o = *buf + *len;
         while (i < n) {
-                /* Copy runs that need no escaping in one go. */
+                /* Find the run that needs no escaping, eight bytes at a
+                 * time (a log line is almost always one such run), then
+                 * copy it in one go. */
                 size_t run = i;
+                while (run + 8 <= n) {
+                        uint64_t w;
+                        memcpy(&w, s + run, 8);
+                        if (word_needs_escape(w))
+                                break;
+                        run += 8;
+                }
                 while (run < n) {
                         unsigned char c = (unsigned char) s[run];
                         if (c < 0x20 || c == '"' || c == '\\')
@@ -84,7 +104,12 @@ int log_batch_new(const char *group, const char *stream, LogBatch **ret) {
 
         if (!b)
                 return -ENOMEM;
-        r = append(b, "{\"logGroupName\":\"", 17);
+        /* Room for a typical full batch from the start: above malloc's
+         * mmap threshold, so pages cost memory only once written, and
+         * growth past it is an mremap(), not a copy. */
+        r = reserve(&b->body, &b->len, &b->alloc, LOG_BATCH_INITIAL_ALLOC);
+        if (r >= 0)
+                r = append(b, "{\"logGroupName\":\"", 17);
         if (r >= 0)
                 r = json_escape_append(&b->body, &b->len, &b->alloc, group, strlen(group));
         if (r >= 0)
@@ -97,6 +122,46 @@ int log_batch_new(const char *group, const char *stream, LogBatch **ret) {
                 return r;
         b->header_len = b->len;
         *ret = TAKE_PTR(b);
+        return 0;
+}
+
+void log_batch_reset(LogBatch *b) {
+        b->len = b->header_len;
+        b->body[b->len] = 0;
+        b->n_events = 0;
+        b->bytes = 0;
+        b->first_ms = b->last_ms = 0;
+        b->n_marks = 0;
+        b->cursor = mfree(b->cursor);
+        b->created = 0;
+        b->sealed = false;
+}
+
+int log_batch_take(LogBatch *dst, LogBatch *src) {
+        size_t n = src->len - src->header_len;
+        int r;
+
+        if (dst->sealed || src->sealed || dst->n_events > 0 || dst->n_marks > 0 || dst->cursor ||
+            dst->header_len != src->header_len || memcmp(dst->body, src->body, dst->header_len) != 0)
+                return -EINVAL;
+        r = reserve(&dst->body, &dst->len, &dst->alloc, n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < src->n_marks; i++) {
+                r = log_batch_mark(dst, src->marks[i].key, src->marks[i].offset);
+                if (r < 0)
+                        return r;
+        }
+        memcpy(dst->body + dst->len, src->body + src->header_len, n);
+        dst->len += n;
+        dst->body[dst->len] = 0;
+        dst->n_events = src->n_events;
+        dst->bytes = src->bytes;
+        dst->first_ms = src->first_ms;
+        dst->last_ms = src->last_ms;
+        dst->created = src->created;
+        dst->cursor = TAKE_PTR(src->cursor);
+        log_batch_reset(src);
         return 0;
 }
 
@@ -118,9 +183,19 @@ bool log_batch_fits(const LogBatch *b, int64_t ts_ms, size_t len) {
                ts_ms - b->first_ms <= LOG_BATCH_MAX_SPAN_MS;
 }
 
+/* Decimal digits of v at the end of buf (room for 20); returns the first. */
+static char *format_u64(char *end, uint64_t v) {
+        do
+                *--end = (char) ('0' + v % 10);
+        while ((v /= 10) > 0);
+        return end;
+}
+
 int log_batch_add(LogBatch *b, int64_t ts_ms, const char *msg, size_t len) {
-        char head[48];
-        int n, r;
+        static const char head[] = ",{\"timestamp\":", mid[] = ",\"message\":\"";
+        char digits[24], *d;
+        size_t nd;
+        int r;
 
         if (b->sealed)
                 return -EBUSY;
@@ -130,11 +205,24 @@ int log_batch_add(LogBatch *b, int64_t ts_ms, const char *msg, size_t len) {
                 return -E2BIG;
         if (b->n_events > 0 && ts_ms < b->last_ms)
                 ts_ms = b->last_ms;
-        n = snprintf(head, sizeof(head), "%s{\"timestamp\":%" PRId64 ",\"message\":\"", b->n_events ? "," : "",
-                     ts_ms);
-        r = append(b, head, (size_t) n);
-        if (r >= 0)
-                r = json_escape_append(&b->body, &b->len, &b->alloc, msg, len);
+        /* Written by hand rather than with snprintf(): this runs once per
+         * line, and printf's machinery cost more than the rest of it. */
+        d = format_u64(digits + sizeof(digits), ts_ms < 0 ? UINT64_C(0) - (uint64_t) ts_ms : (uint64_t) ts_ms);
+        if (ts_ms < 0)
+                *--d = '-';
+        nd = (size_t) (digits + sizeof(digits) - d);
+        r = reserve(&b->body, &b->len, &b->alloc, sizeof(head) + nd + sizeof(mid));
+        if (r < 0)
+                return r;
+        if (b->n_events > 0)
+                b->body[b->len++] = ',';
+        memcpy(b->body + b->len, head + 1, sizeof(head) - 2);
+        b->len += sizeof(head) - 2;
+        memcpy(b->body + b->len, d, nd);
+        b->len += nd;
+        memcpy(b->body + b->len, mid, sizeof(mid) - 1);
+        b->len += sizeof(mid) - 1;
+        r = json_escape_append(&b->body, &b->len, &b->alloc, msg, len);
         if (r >= 0)
                 r = append(b, "\"}", 2);
         if (r < 0)

@@ -37,6 +37,8 @@
 #define LOG_BATCH_MAX_SPAN_MS (24LL * 3600 * 1000)
 #define LOG_EVENT_MAX_AGE_MS (14LL * 24 * 3600 * 1000)
 #define LOG_EVENT_MAX_FUTURE_MS (2LL * 3600 * 1000)
+/* A full batch of short lines is ~1.2 MB of JSON. */
+#define LOG_BATCH_INITIAL_ALLOC (LOG_BATCH_MAX_BYTES + LOG_BATCH_MAX_BYTES / 4)
 
 typedef enum LogEventTime {
         LOG_EVENT_TIME_OK,
@@ -69,6 +71,12 @@ struct LogBatch {
 /* A batch for group/stream (JSON-escaped here). */
 int log_batch_new(const char *group, const char *stream, LogBatch **ret);
 LogBatch *log_batch_free(LogBatch *b);
+/* Empty again, for the same group and stream, keeping the memory: a
+ * source reuses one batch's pages rather than faulting in fresh ones. */
+void log_batch_reset(LogBatch *b);
+/* dst (empty, same group and stream) takes src's events, marks and cursor;
+ * src is left empty. -EINVAL if dst is not an empty twin of src. */
+int log_batch_take(LogBatch *dst, LogBatch *src);
 DEFINE_TRIVIAL_CLEANUP_FUNC(LogBatch *, log_batch_free);
 
 /* Would the event fit? (count, bytes, span; ts as log_batch_add would use it) */
