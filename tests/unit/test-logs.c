@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The pure parts of log shipping: line splitting, UTF-8, the split marker,
  * multiline, PutLogEvents batches at every limit, timestamps, settings. */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -190,6 +192,86 @@ static void test_json_escape(void) {
 
         CHECK_EQ_INT(json_escape_append(&buf, &len, &alloc, "a\"b\\c\n\t\x01\xe2\x82\xac", 11), 0);
         CHECK_STREQ(buf, "a\\\"b\\\\c\\n\\t\\u0001\xe2\x82\xac");
+
+        /* The eight-bytes-at-a-time scan against a byte-by-byte reference:
+         * every byte value at every position of a 20-byte run (two words
+         * and a tail), among plain ASCII and UTF-8 bytes. */
+        for (unsigned c = 0; c < 256; c++)
+                for (size_t pos = 0; pos < 20; pos++) {
+                        char in[20], want[20 * 6 + 1], *w = want;
+                        for (size_t i = 0; i < sizeof(in); i++)
+                                in[i] = i == pos ? (char) c : (char) (i % 3 == 0 ? 0xc3 : 'a' + i);
+                        for (size_t i = 0; i < sizeof(in); i++) {
+                                unsigned char x = (unsigned char) in[i];
+                                if (x == '"' || x == '\\')
+                                        w += sprintf(w, "\\%c", x);
+                                else if (x == '\n')
+                                        w += sprintf(w, "\\n");
+                                else if (x == '\t')
+                                        w += sprintf(w, "\\t");
+                                else if (x == '\r')
+                                        w += sprintf(w, "\\r");
+                                else if (x < 0x20)
+                                        w += sprintf(w, "\\u%04x", x);
+                                else
+                                        *w++ = (char) x;
+                        }
+                        *w = 0;
+                        len = 0;
+                        CHECK_EQ_INT(json_escape_append(&buf, &len, &alloc, in, sizeof(in)), 0);
+                        CHECK_STREQ(buf, want);
+                        CHECK_EQ_INT(len, strlen(want));
+                }
+}
+
+static void test_batch_reuse(void) {
+        _cleanup_(log_batch_freep) LogBatch *a = NULL, *b = NULL;
+        size_t header;
+
+        CHECK_EQ_INT(log_batch_new("/g", "s", &a), 0);
+        CHECK_EQ_INT(log_batch_new("/g", "s", &b), 0);
+        header = a->len;
+        /* The header written by hand, as snprintf would have: 0, one digit,
+         * twenty digits' worth of int64, a negative number. */
+        CHECK_EQ_INT(log_batch_add(a, 0, "x", 1), 0);
+        CHECK_EQ_INT(log_batch_add(a, 7, "y", 1), 0);
+        CHECK_EQ_INT(log_batch_seal(a), 0);
+        CHECK_STREQ(a->body + header, "{\"timestamp\":0,\"message\":\"x\"},{\"timestamp\":7,\"message\":\"y\"}]}");
+        log_batch_reset(a);
+        CHECK_EQ_INT(a->len, header);
+        CHECK(!a->sealed && a->n_events == 0 && a->bytes == 0 && a->n_marks == 0);
+        CHECK_EQ_INT(log_batch_add(a, INT64_MAX, "z", 1), 0);
+        CHECK_STREQ(a->body + header, "{\"timestamp\":9223372036854775807,\"message\":\"z\"}");
+        log_batch_reset(a);
+        CHECK_EQ_INT(log_batch_add(a, -5, "n", 1), 0);
+        CHECK_CONTAINS(a->body, "[{\"timestamp\":-5,\"message\":\"n\"}");
+
+        /* take: the events, marks and cursor of b move into the emptied a. */
+        log_batch_reset(a);
+        CHECK_EQ_INT(log_batch_add(b, 1700000000000, "one", 3), 0);
+        CHECK_EQ_INT(log_batch_mark(b, 3, 40), 0);
+        CHECK_EQ_INT(log_batch_set_cursor(b, "c1"), 0);
+        b->created = 42;
+        CHECK_EQ_INT(log_batch_take(a, b), 0);
+        CHECK_EQ_INT(a->n_events, 1);
+        CHECK_EQ_INT(a->bytes, 3 + LOG_EVENT_OVERHEAD);
+        CHECK_EQ_INT(a->n_marks, 1);
+        CHECK_EQ_INT(a->marks[0].offset, 40);
+        CHECK_STREQ(a->cursor, "c1");
+        CHECK_EQ_INT(a->created, 42);
+        CHECK_EQ_INT(b->n_events, 0);
+        CHECK(!b->cursor);
+        CHECK_EQ_INT(log_batch_add(a, 1700000000001, "two", 3), 0);
+        CHECK_EQ_INT(log_batch_seal(a), 0);
+        CHECK_STREQ(a->body + header, "{\"timestamp\":1700000000000,\"message\":\"one\"},"
+                    "{\"timestamp\":1700000000001,\"message\":\"two\"}]}");
+        /* Not into a batch that holds events, nor across streams. */
+        CHECK_EQ_INT(log_batch_take(a, b), -EINVAL);
+        b = log_batch_free(b);
+        CHECK_EQ_INT(log_batch_new("/g", "other", &b), 0);
+        log_batch_reset(a);
+        CHECK_EQ_INT(log_batch_add(b, 1, "x", 1), 0);
+        CHECK_EQ_INT(log_batch_take(a, b), -EINVAL);
 }
 
 static void test_timestamp_and_names(void) {
@@ -240,4 +322,4 @@ static void test_settings_verify(void) {
 }
 
 TEST_MAIN(test_lines(); test_utf8(); test_split_marker(); test_multiline(); test_batch_limits(); test_json_escape();
-          test_timestamp_and_names(); test_settings_verify();)
+          test_batch_reuse(); test_timestamp_and_names(); test_settings_verify();)
