@@ -60,7 +60,6 @@ struct LogSource {
         LogJournal *journal;
 
         LogBatch *open;                 /* being filled */
-        LogBatch *spare;                /* accepted, emptied: the next open one */
         LogBatch *queue;                /* sealed, oldest first */
         size_t n_queued;
         LogBatch *inflight;
@@ -121,13 +120,9 @@ static int source_open_batch(LogSource *s) {
 
         if (s->open)
                 return 0;
-        if (s->spare)
-                s->open = TAKE_PTR(s->spare);
-        else {
-                r = log_batch_new(s->group, s->stream, &s->open);
-                if (r < 0)
-                        return r;
-        }
+        r = log_batch_new(s->group, s->stream, &s->open);
+        if (r < 0)
+                return r;
         s->open->created = now_usec(CLOCK_MONOTONIC);
         if (s->oldest_pending == 0)
                 s->oldest_pending = s->open->created;
@@ -274,23 +269,20 @@ static void batch_accepted(LogSource *s, LogBatch *b, const char *body) {
         source_save_checkpoint(s);
 }
 
-/* Done with b (accepted or dropped): its memory becomes the next batch's.
- * Events read while b was out already started one; they move into b,
- * whose pages are already touched. */
+/* Done with b (accepted or dropped). Events read while b was out already
+ * started the next batch; they move into b, whose pages are already
+ * touched, rather than the new batch faulting in fresh ones as it fills
+ * (under load this is every batch: the reader hands over whole chunks, so
+ * the lines after the one that filled b start the next). With nothing
+ * read meanwhile the source has caught up: b's memory goes back. */
 static void source_recycle(LogSource *s, LogBatch *b) {
         log_batch_reset(b);
-        if (s->open && log_batch_take(b, s->open) < 0) {
+        if (!s->open || log_batch_take(b, s->open) < 0) {
                 log_batch_free(b);
                 return;
         }
-        if (s->open) {
-                log_batch_free(s->open);
-                s->open = b;
-                return;
-        }
-        if (s->spare)
-                log_batch_free(s->spare);
-        s->spare = b;
+        log_batch_free(s->open);
+        s->open = b;
 }
 
 static void schedule_retry(LogSource *s, usec_t delay) {
@@ -502,7 +494,6 @@ static void source_done(LogSource *s) {
         if (s->call)
                 aws_call_cancel(s->call);
         log_batch_free(s->open);
-        log_batch_free(s->spare);
         log_batch_free(s->inflight);
         while (s->queue) {
                 LogBatch *b = s->queue;
