@@ -293,7 +293,9 @@ static int build_request(AwsCall *call, const AwsCredentials *cred, HttpRequest 
                 const char *ca = getenv("AWS_CA_BUNDLE");
                 if (isempty(ca))
                         ca = c->settings->ca_bundle;
-                if (!isempty(ca) && (r = http_request_set_ca_bundle(req, ca)) < 0)
+                if (isempty(ca))
+                        http_request_use_system_ca_dir(req);
+                else if ((r = http_request_set_ca_bundle(req, ca)) < 0)
                         return r;
         }
         if (call->protocol == AWS_PROTOCOL_JSON) {

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include <ctype.h>
 #include <errno.h>
+#include <glob.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "http-request.h"
@@ -298,8 +301,39 @@ static void on_transfer_done(CURL *easy, CURLcode result, void *userdata) {
 }
 
 int http_request_set_ca_bundle(HttpRequest *req, const char *path) {
-        /* libcurl copies the string. */
+        struct stat st;
+
+        /* A directory of hashed certificates (openssl rehash): OpenSSL then
+         * parses only the CAs a handshake needs. libcurl copies the string. */
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+                return curl_easy_setopt(req->easy, CURLOPT_CAINFO, NULL) == CURLE_OK &&
+                       curl_easy_setopt(req->easy, CURLOPT_CAPATH, path) == CURLE_OK ? 0 : -ENOMEM;
         return curl_easy_setopt(req->easy, CURLOPT_CAINFO, path) == CURLE_OK ? 0 : -ENOMEM;
+}
+
+/* Does libcurl's built-in CA directory hold hashed certificates? Asked once. */
+static bool system_ca_dir_hashed(CURL *easy) {
+        static int hashed = -1;
+        char *dir = NULL, pattern[PATH_MAX];
+        glob_t g = {};
+
+        if (hashed >= 0)
+                return hashed;
+        hashed = 0;
+        if (curl_easy_getinfo(easy, CURLINFO_CAPATH, &dir) != CURLE_OK || isempty(dir) ||
+            snprintf(pattern, sizeof(pattern), "%s/*.0", dir) >= (int) sizeof(pattern))
+                return hashed;
+        hashed = glob(pattern, GLOB_NOSORT, NULL, &g) == 0 && g.gl_pathc > 0;
+        globfree(&g);
+        return hashed;
+}
+
+void http_request_use_system_ca_dir(HttpRequest *req) {
+        /* The bundle file's ~150 CAs are parsed into each connection's
+         * store (~0.8 MiB); the directory's are looked up by hash as a
+         * handshake needs them. Same CAs: Debian builds both from one list. */
+        if (system_ca_dir_hashed(req->easy))
+                (void) curl_easy_setopt(req->easy, CURLOPT_CAINFO, NULL);
 }
 
 void http_request_set_no_proxy(HttpRequest *req) {

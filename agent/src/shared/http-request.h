@@ -40,8 +40,13 @@ int http_request_set_sigv4(HttpRequest *req, const char *region, const char *ser
                            const char *access_key_id, const char *secret_access_key);
 
 /* Trust this CA bundle (a PEM file) instead of the system's: what the SDKs
- * do with AWS_CA_BUNDLE. */
+ * do with AWS_CA_BUNDLE. A directory of hashed certificates works too. */
 int http_request_set_ca_bundle(HttpRequest *req, const char *path);
+/* The system's CAs from libcurl's CA directory (/etc/ssl/certs) instead of
+ * its bundle file, when the directory holds hashed certificates: the same
+ * CAs, loaded as a handshake needs them instead of all ~150 parsed for each
+ * connection. Otherwise libcurl's defaults stay. */
+void http_request_use_system_ca_dir(HttpRequest *req);
 /* Never through a proxy, whatever HTTPS_PROXY/HTTP_PROXY say (IMDS). */
 void http_request_set_no_proxy(HttpRequest *req);
 
