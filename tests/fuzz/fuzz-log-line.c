@@ -46,6 +46,8 @@ typedef struct Out {
 } Out;
 
 static void append(Out *o, const char *p, size_t n) {
+        if (n == 0)
+                return;
         if (o->len + n > o->alloc) {
                 o->alloc = (o->len + n) * 2 + 64;
                 o->text = realloc(o->text, o->alloc);
@@ -82,6 +84,13 @@ static void on_event(void *userdata, const char *msg, size_t len, uint64_t end_o
         }
 }
 
+static bool stacked(const char *re) {
+        for (; re[0] && re[1]; re++)
+                if (strchr("+*?}", re[0]) && strchr("+*?{", re[1]))
+                        return true;
+        return false;
+}
+
 static const size_t max_events[] = { 40, 64, 300, 4096 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -89,7 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         size_t lens[3], n_parts, pos = 0;
         LogLineSplitter s;
         regex_t re;
-        bool have_re = false, flush_each, lossless;
+        bool have_re = false, flush_each, lossless, ambiguous;
         Out o = {};
         uint32_t seed;
         int r;
@@ -100,7 +109,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         flush_each = data[0] & 8;
         seed = data[1] * 2654435761u + 1;
         n_parts = fuzz_split(data + 2, size - 2, parts, lens, 3);
-        if ((data[0] & 4) && n_parts > 1 && lens[1] < 200 && !memchr(parts[1], 0, lens[1])) {
+        /* The pattern is root's configuration, not hostile input: kept
+         * short and without stacked repetitions ("a+++++...": glibc's
+         * regcomp grows exponentially with them, found here). */
+        if ((data[0] & 4) && n_parts > 1 && lens[1] <= 64 && !memchr(parts[1], 0, lens[1]) && !stacked(parts[1])) {
                 pattern = parts[1];
                 /* As logs-settings.c compiles multiline_start=. */
                 have_re = regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) == 0;
@@ -108,9 +120,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (n_parts > 2 && lens[2] <= 128 && strchr(parts[2], '%'))
                 o.ts_format = parts[2];
 
+        /* A line that ends with the marker's text looks like a piece:
+         * pieces are told apart by their marker only without it. */
+        ambiguous = memmem(parts[0], lens[0], MARKER, MARKER_LEN) != NULL;
         /* Lossless when every line is whole UTF-8 without '\r', and no
          * flush cut a line in two (a flushed partial line is an event). */
-        lossless = !have_re && !flush_each && utf8_valid_prefix(parts[0], lens[0]) == lens[0] &&
+        lossless = !ambiguous && !have_re && !flush_each && utf8_valid_prefix(parts[0], lens[0]) == lens[0] &&
                    !memchr(parts[0], '\r', lens[0]);
 
         log_line_init(&s, have_re ? &re : NULL, o.max_event, on_event, &o, 0);
@@ -133,7 +148,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         r = log_line_flush(&s);
         FUZZ_ASSERT(r == 0);
         FUZZ_ASSERT(!log_line_pending(&s));
-        if (o.n_events > 0)
+        if (o.n_events > 0 && !ambiguous)
                 FUZZ_ASSERT(o.last_end == lens[0]);
 
         if (lossless) {
@@ -143,7 +158,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 size_t want = lens[0] > 0 && parts[0][lens[0] - 1] == '\n' ? lens[0] - 1 : lens[0];
                 if (o.n_events > 0) {
                         FUZZ_ASSERT(o.len == want);
-                        FUZZ_ASSERT(memcmp(o.text, parts[0], want) == 0);
+                        FUZZ_ASSERT(want == 0 || memcmp(o.text, parts[0], want) == 0);
                 } else
                         FUZZ_ASSERT(lens[0] == 0);
         }
