@@ -320,6 +320,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls) {
         Api *a = cls;
         Req *q = *con_cls;
+        bool ambiguous;
         int r;
 
         if (!q) {
@@ -328,13 +329,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         return MHD_NO;
                 *q = (Req) { .magic = REQ_MAGIC, .api = a, .conn = conn, .start = now_usec(CLOCK_MONOTONIC) };
                 *con_cls = q;
-                if (framing_ambiguous(conn))
+                ambiguous = framing_ambiguous(conn);
+                if (ambiguous)
                         req_error(q, 400, "malformed", "two Content-Length headers, or Content-Length with Transfer-Encoding");
                 else
                         route(q, url, method);
-                /* Too large by its Content-Length, or ambiguous: answer
-                 * before reading the body (MHD then closes the connection). */
-                if (q->answer_ready && (q->status == 413 || q->status == 400)) {
+                /* Too large by its Content-Length, or framed ambiguously:
+                 * answer before reading the body (MHD then closes the
+                 * connection). */
+                if (q->answer_ready && (q->status == 413 || ambiguous)) {
                         conn_guard_request_read(guarded(conn));
                         return send_answer(q);
                 }
