@@ -153,10 +153,11 @@ static int refresh_hash(LogFile *lf) {
         return log_hash_fd(lf->fd, &lf->hash, &lf->hash_len);
 }
 
-/* Opens path as a followed file from offset; put first (retired copies are
- * read before what replaced them) or last. */
+/* Opens path as a followed file from offset; put just before `before` (a
+ * copy is read before what replaced it, after what was rotated earlier) or
+ * last. */
 static int log_file_add(LogFiles *f, const char *path, int fd, const struct stat *st, uint64_t offset, bool retired,
-                        bool first, LogFile **ret) {
+                        LogFile *before, LogFile **ret) {
         LogFile *lf;
         int r;
 
@@ -192,8 +193,8 @@ static int log_file_add(LogFiles *f, const char *path, int fd, const struct stat
                 log_file_free(lf);
                 return r;
         }
-        if (first)
-                LIST_PREPEND(files, f->files, lf);
+        if (before)
+                LIST_INSERT_BEFORE(files, f->files, before, lf);
         else
                 LIST_APPEND(files, f->files, lf);
         f->n_files++;
@@ -349,7 +350,7 @@ static void resume_moved(LogFiles *f, const LogFilePosition *p) {
          * holds older lines than what the file has now. */
         if (!same)
                 resume_copy(f, p);
-        if (log_file_add(f, moved, fd, &st, from, true, false, NULL) < 0) {
+        if (log_file_add(f, moved, fd, &st, from, true, NULL, NULL) < 0) {
                 close(fd);
                 return;
         }
@@ -368,7 +369,7 @@ static void resume_copy(LogFiles *f, const LogFilePosition *p) {
         if (find_in_dir(p->path, p->dev, p->ino, false, p->hash, p->hash_len, p->offset, &copy) < 0 ||
             open_regular(copy, &fd, &st) < 0)
                 return;
-        if (find_inode(f, st.st_dev, st.st_ino) || log_file_add(f, copy, fd, &st, p->offset, true, false, &c) < 0) {
+        if (find_inode(f, st.st_dev, st.st_ino) || log_file_add(f, copy, fd, &st, p->offset, true, NULL, &c) < 0) {
                 close(fd);
                 return;
         }
@@ -431,7 +432,7 @@ static int scan(LogFiles *f, const LogCheckpoint *cp) {
                                 continue;
                         }
                         if (log_file_add(f, path, fd, &st, resume_offset(checkpoint_for(cp, path), fd, &st), false,
-                                         false, NULL) < 0)
+                                         NULL, NULL) < 0)
                                 close(fd);
                 }
                 globfree(&g);
@@ -463,7 +464,7 @@ static bool truncated(LogFiles *f, LogFile *lf, uint64_t size) {
             open_regular(copy, &fd, &st) >= 0) {
                 LogFile *c = NULL;
                 if (find_inode(f, st.st_dev, st.st_ino) ||
-                    log_file_add(f, copy, fd, &st, from, true, true, &c) < 0)
+                    log_file_add(f, copy, fd, &st, from, true, lf, &c) < 0)
                         close(fd);
                 else {
                         /* The copy holds what the batches in flight were
@@ -498,19 +499,32 @@ static bool rewritten(LogFile *lf) {
         return n >= 0 && (n != (ssize_t) lf->hash_len || log_hash(b, (size_t) n) != lf->hash);
 }
 
-/* Reads lf on; returns bytes read. */
-static ssize_t read_file(LogFiles *f, LogFile *lf, size_t budget) {
+/* Notices a truncation and learns the first bytes, also of a file not read
+ * yet (it waits behind a rotated one): a copytruncate before its first read
+ * must still find the copy. Returns 1 when a copy was put before it. */
+static int look_at(LogFiles *f, LogFile *lf) {
         struct stat st;
-        size_t total = 0;
 
         if (fstat(lf->fd, &st) < 0)
                 return -errno;
         lf->deleted = st.st_nlink == 0;
         if (((uint64_t) st.st_size < lf->lines.offset || rewritten(lf)) && truncated(f, lf, (uint64_t) st.st_size)) {
                 f->restart = true;
-                return 0;
+                return 1;
         }
         lf->size = (uint64_t) st.st_size;
+        if (lf->hash_len < LOG_HASH_BYTES && lf->size > lf->hash_len)
+                (void) refresh_hash(lf);
+        return 0;
+}
+
+/* Reads lf on; returns bytes read. */
+static ssize_t read_file(LogFiles *f, LogFile *lf, size_t budget) {
+        size_t total = 0;
+        int looked = look_at(f, lf);
+
+        if (looked != 0)
+                return looked < 0 ? looked : 0;
         while (lf->lines.offset < lf->size && total < budget) {
                 ssize_t n;
                 int r;
@@ -534,8 +548,6 @@ static ssize_t read_file(LogFiles *f, LogFile *lf, size_t budget) {
                 total += (size_t) n;
                 lf->last_data = now_usec(CLOCK_MONOTONIC);
         }
-        if (lf->hash_len < LOG_HASH_BYTES && total > 0)
-                (void) refresh_hash(lf);
         return (ssize_t) total;
 }
 
@@ -585,15 +597,21 @@ static int on_read(sd_event_source *s, void *userdata) {
                         set_error(f, "cannot scan the globs: %s", strerror(-r));
         }
         f->paused = f->restart = false;
+        bool reading = true;
         FOREACH_FILE(lf, f->files) {
+                if (!reading) {
+                        if (look_at(f, lf) > 0)
+                                break;
+                        continue;
+                }
                 ssize_t n = read_file(f, lf, budget);
                 if (n > 0)
                         budget -= MIN((size_t) n, budget);
-                if (f->paused || f->restart)
+                if (f->restart)
                         break;
                 /* A rotated file is read to its end before what replaced it. */
-                if (budget == 0 || (lf->retired && lf->lines.offset < lf->size))
-                        break;
+                if (f->paused || budget == 0 || (lf->retired && lf->lines.offset < lf->size))
+                        reading = false;
         }
         now = now_usec(CLOCK_MONOTONIC);
         for (LogFile *lf = f->files, *next; lf && ((next = lf->files_next), 1); lf = next)
@@ -656,8 +674,9 @@ static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *
         if (ev->mask & (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF |
                         IN_Q_OVERFLOW | IN_ATTRIB))
                 f->need_scan = true;
-        if (!f->paused)
-                schedule_read(f);
+        /* Also while paused: the pass then only looks (rotations, a
+         * truncation, the first bytes of files not read yet) without reading. */
+        schedule_read(f);
         return 0;
 }
 
