@@ -8,6 +8,7 @@ the fixtures change; crash regressions (crash-*) are never touched.
     tests/fuzz/seeds.py
 """
 
+import gzip
 import hashlib
 import json
 import os
@@ -23,7 +24,8 @@ SEP = b"\n--\n"
 
 
 def seeds():
-    out = {t: [] for t in ("config", "template", "imds", "aws-response", "control", "values")}
+    out = {t: [] for t in ("config", "template", "imds", "aws-response", "control", "values", "log-line",
+                           "statsd", "ingest")}
 
     # config: every ini block of the docs, the stack's config, and drop-ins.
     doc = open(os.path.join(REPO, "docs", "configuration.md"), encoding="utf-8").read()
@@ -88,6 +90,64 @@ def seeds():
                       b"unix:/run/agentd/health.sock, 127.0.0.1:8081, [::1]:8081, *:8081",
                       b"db.internal:3306", b"[fe80::1]:22", b"https://example.invalid/x", b"nginx.service",
                       b"18446744073709551615s", b"9999999999999999999d"]
+    # log-line: an options byte (bits 0-1 max_event 40/64/300/4096, bit 2 the
+    # multiline pattern, bit 3 flush after each chunk), a chunking byte, the
+    # file's bytes, then the pattern and a timestamp_format (test_logs.py's).
+    php = (b"[01-Dec-2026 06:00:00 +0000] PHP Fatal error: boom\nStack trace:\n#0 /app/index.php(3): f()\n"
+           b"#1 {main}\n[01-Dec-2026 06:00:01 +0000] last\n")
+    lines = [b"complete line\nno newline yet", b"one\r\ntwo\r\nthree", b"bad \xff\xfe byte\nraw \xc3\x28 \xed\xa0\x80 end\n",
+             b"e1\ne2\n\n\ne3\n", b"A" * 5000 + b"\n" + b"B" * 300 + b"\n", "\u00e9\u4e2d\U0001f600".encode() * 200 + b"\n",
+             b"x" * 70 + b"\xe2\x82" + b"\n", b"\n", b""]
+    for opt in range(16):
+        text = lines[opt % len(lines)] if opt & 4 == 0 else php
+        out["log-line"].append(bytes([opt, opt * 37 % 256]) + text + SEP + b"^\\[" + SEP + b"[%d-%b-%Y %H:%M:%S %z]")
+    out["log-line"].append(b"\x07\x01" + php + SEP + b"^(\\[|[0-9]{4}-)" + SEP + b"%Y-%m-%dT%H:%M:%S")
+
+    # statsd: datagrams separated by SEP (test-statsd.c's lines).
+    out["statsd"] += [
+        b"app.hits:3|c|@0.5|#route:/home,bare,env:prod\nq:-2|g\nt:12.5|ms|T1656581400|c:abc\nu:alice|s\nh:1|h",
+        b"c:1|c\nc:1|c|@0.25\r\ng:5|g\ng:+2|g\ng:-10|g\nu:a|s\nu:b|s\nu:a|s\nbad\n\n" + SEP + b"t:5|ms\nother:1|c" + SEP
+        + b"c:1|g",
+        b"x:1|q\nx:-1|ms\nx:1|c|@0\nx:1|c|@1.5\nx:1|c|zz\n:1|c\nx:1|c|#k:\x01\nx:|s\nx:1e308|g\ng:+1e100|g\ng:+1e100|g",
+        b"x:1|c|#" + b",".join(b"k%d:v" % i for i in range(30)),
+        b"".join(b"s%d:%d|s|#a:b\n" % (i, i) for i in range(300)),
+        b"".join(b"m%d:%d|ms|@0.1\n" % (i % 7, i) for i in range(200)),
+    ]
+
+    # ingest: an options byte (bits 0-1 format 0 NDJSON, 1 JSON, 2 CSV, 3 by
+    # Content-Type; bit 2 the second dataset; bit 3 gzip round trip; bit 4
+    # raw bytes as gzip), a chunking byte, the body [SEP Content-Type] [SEP
+    # key / job id] (test-records.c, ingest_fixture.py, test_ingest_api.py).
+    ev = json.dumps({"id": "r000001", "ts": "2026-01-02T03:04:05.5+01:00", "kind": "click", "value": 0.5,
+                     "count": 1, "ok": False}).encode()
+    bodies = [
+        (0, b'{"id":" a ","ts":"2026-01-02T03:04:05-01:30","n":7,"f":"2.5","b":true}\n\n{"id":"b\xc3\xa9","n":"42","b":"no"}'),
+        (1, b'[{"id":"x","ts":1700000000.25}]'),
+        (2, b'\xef\xbb\xbfn,id,b\r\n5,"q,""1",t\n\n,z,\n'),
+        (0, b'{"id":"a"}\n[1]\n'),
+        (1, b'[{"id":"a"},\n{"id":}]'),
+        (2, b'id\n"unterminated\n'),
+        (2, b"id,n\na\n"),
+        (2, b"id,id\na,b\n"),
+        (0, b"\n  \n"),
+        (0, b'{"id":"toolong","n":101,"f":"x","b":2,"ts":"2026-02-31T00:00:00Z","zz":1}\n' * 4),
+        (1, b'[{"ts":1e300},{"ts":-1e300},{"n":1e19},{"f":1e308},{"ts":"9999-12-31T23:59:59-23:59"}]'),
+        (4 | 0, ev + b"\n" + ev.replace(b"r000001", b"r000002") + b"\n"),
+        (4 | 1, b"[" + ev + b"]"),
+        (4 | 2, b'id,ts,kind,value,count,ok\r\nr4,2026-06-01 12:00:00Z,"a,b",1.25,4,false\n'
+                b'r5,2026-06-01T12:00:00.123456Z,"say ""hi""",,,\n'),
+        (4 | 8 | 0, ev + b"\n"),
+        (4 | 16 | 0, gzip.compress(ev + b"\n", mtime=0)),
+        (4 | 16 | 0, b"not gzip"),
+        (4 | 0, b"".join(json.dumps({"id": "r%d" % i, "ts": "2026-01-01T00:00:00Z", "kind": "k"}).encode() + b"\n"
+                        for i in range(1001))),
+    ]
+    for opt, body in bodies:
+        out["ingest"].append(bytes([opt, 7]) + body)
+    out["ingest"].append(bytes([3, 1]) + ev + b"\n" + SEP + b"application/x-ndjson; charset=utf-8" + SEP
+                         + b"test-key-0123456789abcdef")
+    out["ingest"].append(bytes([7, 2]) + b"id,ts,kind\nr1,2026-01-01T00:00:00Z,k\n" + SEP + b" text/CSV" + SEP
+                         + b"18446744073709551615")
     return out
 
 

@@ -11,6 +11,7 @@ never on sleeps.
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -281,6 +282,11 @@ class AgentTestCase(unittest.TestCase):
             for a in self.agents:
                 sys.stderr.write("---- agentd log (%s) ----\n%s\n" % (a.tmpdir, a.log()[-6000:]))
             sys.stderr.write("---- fakeaws output ----\n%s\n" % self.fake.output()[-3000:])
+        if os.environ.get("AGENTD_TEST_KEEP"):
+            kept = tempfile.mkdtemp(prefix="agentd-kept-")
+            shutil.copytree(self.tmp, kept, dirs_exist_ok=True, ignore_dangling_symlinks=True,
+                            ignore=shutil.ignore_patterns("*.sock"))
+            sys.stderr.write("kept a copy in %s\n" % kept)
         self._tmp.cleanup()
         self.assertEqual(leaks, [], "secret material in agentd or emulator output")
 
@@ -316,7 +322,9 @@ class AgentTestCase(unittest.TestCase):
         return [s[:6] + "..." for s in secrets if s and any(s in t for t in texts)]
 
     def _outcome_failed(self):
-        return not getattr(getattr(self, "_outcome", None), "success", True)
+        # The outcome's own flag is reset for the tearDown part: ask the result.
+        result = getattr(getattr(self, "_outcome", None), "result", None)
+        return bool(result) and any(t is self for t, _ in result.failures + result.errors)
 
     def agent(self, **kw):
         self._agent_seq = getattr(self, "_agent_seq", 0) + 1

@@ -106,6 +106,14 @@ class IngestPluginTest(AgentTestCase):
         status, _ = http_post("http://127.0.0.1:%d/api/ingest/events" % self.port, body,
                               {"Content-Type": "application/x-ndjson"})
         self.assertEqual(status, 401)
+        # A series first seen after the first scrape (code="401" did not
+        # exist before) counts from zero: its first answer is not lost.
+        def refused():
+            items = [d for d in self.fake.metric_data("ingest_http_responses_total")
+                     if d["Dimensions"].get("plugin") == "ingest" and d["Dimensions"].get("code") == "401"]
+            return items if sum((d.get("StatisticValues") or {}).get("Sum", d.get("Value", 0)) for d in items) >= 1 \
+                else None
+        wait_for(refused, timeout=30, what='ingest_http_responses_total{code="401"} published')
         pids = [a.subsystem(doc, n)["main_pid"] for n in ("plugin.ingest", "plugin.ingest-worker-1")]
         # Drain at SIGTERM: the plugins stop, then agentd exits.
         self.assertEqual(a.stop(), 0)

@@ -212,7 +212,7 @@ class MetricsTest(AgentTestCase):
             # quarantines and valgrind have memory of their own: plain builds only)
             self.assertLess(max(rss[len(rss) // 2:]) - rss[len(rss) // 2], 512, rss)
         ended = time.time()
-        before = len(self.published("mem_used_percent"))
+        before = len(self.published("mem_used_percent", INSTANCE_DIMS))
         self.fake.clear_faults()
         dropped = self.wait_published("agentd_metrics_dropped", INSTANCE_DIMS,
                                       lambda it: sum(d["StatisticValues"]["Sum"] for d in it) > 0, timeout=30)
@@ -221,7 +221,8 @@ class MetricsTest(AgentTestCase):
         # what came after the outage: the newest windows only (the oldest were dropped)
         late = self.published("mem_used_percent", INSTANCE_DIMS)[before:]
         outage = [d["Timestamp"] for d in late if d["Timestamp"] < ended]
-        self.assertTrue(outage, "no buffered window was published after the outage")
+        self.assertTrue(outage, "no buffered window was published after the outage (ended %.1f, published after: %s)"
+                        % (ended, [d["Timestamp"] for d in late]))
         self.assertGreater(min(outage), started + 3, "the oldest windows of the outage were not dropped")
 
 

@@ -44,6 +44,19 @@
                 _it;                                                    \
         })
 
+/* Puts item just before where (already in the list). */
+#define LIST_INSERT_BEFORE(name, head, where, item)                     \
+        ({                                                              \
+                typeof(*(head)) **_hb = &(head), *_w = (where), *_i = (item); \
+                _i->name##_next = _w;                                   \
+                if ((_i->name##_prev = _w->name##_prev))                \
+                        _i->name##_prev->name##_next = _i;              \
+                else                                                    \
+                        *_hb = _i;                                      \
+                _w->name##_prev = _i;                                   \
+                _i;                                                     \
+        })
+
 #define LIST_REMOVE(name, head, item)                                   \
         ({                                                              \
                 typeof(*(head)) **_head = &(head), *_item = (item);     \

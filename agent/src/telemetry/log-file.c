@@ -72,9 +72,8 @@ struct LogFiles {
         char *watched[MAX_WATCHES];
         size_t n_watches;
         bool need_scan;
-        bool restart;                   /* a copy was put before its file: start the pass again */
+        bool restart;                   /* a copy was put first: start the pass again */
         bool paused;
-        bool hash_changed;              /* a file's first bytes hashed: save the checkpoint */
         bool draining;
         char *last_error;
         char *buf;
@@ -154,9 +153,9 @@ static int refresh_hash(LogFile *lf) {
         return log_hash_fd(lf->fd, &lf->hash, &lf->hash_len);
 }
 
-/* Opens path as a followed file from offset; put right before another file
- * (a copy is read before what it was copied from, but after the rotated
- * files before that) or last. */
+/* Opens path as a followed file from offset; put just before `before` (a
+ * copy is read before what replaced it, after what was rotated earlier) or
+ * last. */
 static int log_file_add(LogFiles *f, const char *path, int fd, const struct stat *st, uint64_t offset, bool retired,
                         LogFile *before, LogFile **ret) {
         LogFile *lf;
@@ -194,15 +193,9 @@ static int log_file_add(LogFiles *f, const char *path, int fd, const struct stat
                 log_file_free(lf);
                 return r;
         }
-        if (before) {
-                lf->files_next = before;
-                lf->files_prev = before->files_prev;
-                if (before->files_prev)
-                        before->files_prev->files_next = lf;
-                else
-                        f->files = lf;
-                before->files_prev = lf;
-        } else
+        if (before)
+                LIST_INSERT_BEFORE(files, f->files, before, lf);
+        else
                 LIST_APPEND(files, f->files, lf);
         f->n_files++;
         log_debug("[logs.%s]: following %s%s from offset %llu", f->settings->name, path,
@@ -506,14 +499,10 @@ static bool rewritten(LogFile *lf) {
         return n >= 0 && (n != (ssize_t) lf->hash_len || log_hash(b, (size_t) n) != lf->hash);
 }
 
-/* What changed since we last looked, without reading: deletion,
- * truncation (copytruncate), the first bytes. Every file is looked at on
- * every pass, also while reading is paused or held back behind a rotated
- * file: a file found empty could otherwise be written, copied and
- * truncated before we ever read it, and without the hash of its first
- * bytes its copy would not be recognised (its lines lost). 1: a copy was
- * put first, start the pass again. */
-static int look_file(LogFiles *f, LogFile *lf) {
+/* Notices a truncation and learns the first bytes, also of a file not read
+ * yet (it waits behind a rotated one): a copytruncate before its first read
+ * must still find the copy. Returns 1 when a copy was put before it. */
+static int look_at(LogFiles *f, LogFile *lf) {
         struct stat st;
 
         if (fstat(lf->fd, &st) < 0)
@@ -524,25 +513,21 @@ static int look_file(LogFiles *f, LogFile *lf) {
                 return 1;
         }
         lf->size = (uint64_t) st.st_size;
-        if (lf->hash_len < LOG_HASH_BYTES && lf->size > lf->hash_len && !lf->is_copy) {
-                uint32_t had = lf->hash_len;
+        if (lf->hash_len < LOG_HASH_BYTES && lf->size > lf->hash_len)
                 (void) refresh_hash(lf);
-                /* Into the checkpoint too: a restart must know it. */
-                f->hash_changed = f->hash_changed || (had == 0 && lf->hash_len > 0);
-        }
         return 0;
 }
 
 /* Reads lf on; returns bytes read. */
 static ssize_t read_file(LogFiles *f, LogFile *lf, size_t budget) {
         size_t total = 0;
-        int r;
+        int looked = look_at(f, lf);
 
-        r = look_file(f, lf);
-        if (r != 0)
-                return r < 0 ? r : 0;
+        if (looked != 0)
+                return looked < 0 ? looked : 0;
         while (lf->lines.offset < lf->size && total < budget) {
                 ssize_t n;
+                int r;
 
                 if (f->sink.full(f->sink.userdata)) {
                         f->paused = true;
@@ -563,8 +548,6 @@ static ssize_t read_file(LogFiles *f, LogFile *lf, size_t budget) {
                 total += (size_t) n;
                 lf->last_data = now_usec(CLOCK_MONOTONIC);
         }
-        if (lf->hash_len < LOG_HASH_BYTES && total > 0)
-                (void) refresh_hash(lf);
         return (ssize_t) total;
 }
 
@@ -605,7 +588,6 @@ static bool unread(LogFiles *f) {
 static int on_read(sd_event_source *s, void *userdata) {
         LogFiles *f = userdata;
         size_t budget = READ_BUDGET;
-        bool stop = false;
         usec_t now;
         int r;
 
@@ -615,25 +597,21 @@ static int on_read(sd_event_source *s, void *userdata) {
                         set_error(f, "cannot scan the globs: %s", strerror(-r));
         }
         f->paused = f->restart = false;
+        bool reading = true;
         FOREACH_FILE(lf, f->files) {
-                ssize_t n;
-
-                if (stop) {
-                        if (look_file(f, lf) > 0)
+                if (!reading) {
+                        if (look_at(f, lf) > 0)
                                 break;
                         continue;
                 }
-                n = read_file(f, lf, budget);
+                ssize_t n = read_file(f, lf, budget);
                 if (n > 0)
                         budget -= MIN((size_t) n, budget);
                 if (f->restart)
                         break;
                 /* A rotated file is read to its end before what replaced it. */
-                stop = f->paused || budget == 0 || (lf->retired && lf->lines.offset < lf->size);
-        }
-        if (f->hash_changed && f->sink.files_changed) {
-                f->hash_changed = false;
-                f->sink.files_changed(f->sink.userdata);
+                if (f->paused || budget == 0 || (lf->retired && lf->lines.offset < lf->size))
+                        reading = false;
         }
         now = now_usec(CLOCK_MONOTONIC);
         for (LogFile *lf = f->files, *next; lf && ((next = lf->files_next), 1); lf = next)
@@ -696,9 +674,8 @@ static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *
         if (ev->mask & (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF |
                         IN_Q_OVERFLOW | IN_ATTRIB))
                 f->need_scan = true;
-        /* Also while paused: the pass then reads nothing, but it notices
-         * rotations and hashes new files' first bytes (look_file) before a
-         * copytruncate can hide them. */
+        /* Also while paused: the pass then only looks (rotations, a
+         * truncation, the first bytes of files not read yet) without reading. */
         schedule_read(f);
         return 0;
 }

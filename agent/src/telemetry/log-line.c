@@ -211,9 +211,19 @@ static int complete_line(LogLineSplitter *s, const char *line, size_t n, uint64_
                 n--;
         if (!s->multiline)
                 return emit_event(s, line, n, start_off, end_off);
+        /* Matched on a NUL-terminated copy: line points into the caller's
+         * read buffer, and although glibc reads no further than rm_eo with
+         * REG_STARTEND, the sanitizers' regexec() interceptor strlen()s the
+         * subject first and read past the buffer (fuzz-log-line). The
+         * copy lives in scratch until emit_pieces() reuses it below. */
+        r = grow(&s->scratch, &s->scratch_alloc, n + 1);
+        if (r < 0)
+                return r;
+        memcpy(s->scratch, line, n);
+        s->scratch[n] = 0;
         m[0].rm_so = 0;
         m[0].rm_eo = (regoff_t) n;
-        starts = regexec(s->multiline, line, 1, m, REG_STARTEND) == 0;
+        starts = regexec(s->multiline, s->scratch, 1, m, REG_STARTEND) == 0;
         /* A continuation that would overflow the event starts a new one. */
         if (starts || !s->has_event || s->event_len + 1 + n > s->max_event) {
                 r = flush_event(s);

@@ -19,6 +19,7 @@ struct PromScrape {
         CounterBase *bases;
         size_t n_bases;
         unsigned bad, dropped;
+        bool scraped;           /* a scrape was parsed: series new after it start at 0 */
         char error[256];
 };
 
@@ -38,7 +39,10 @@ static char *series_key(const char *name, const PromLabel *labels, size_t n) {
         return k;
 }
 
-/* The amount since the previous scrape, or -1 on the first one. */
+/* The amount since the previous scrape; -1 on the first scrape, whose
+ * values are the baseline (what was counted before agentd looked). A series
+ * that first appears later (a label value seen for the first time, as
+ * code="401") was created since: all of its value is new. */
 static double counter_delta(PromScrape *s, const char *name, const PromLabel *labels, size_t n, double v) {
         _cleanup_free_ char *key = series_key(name, labels, n);
         CounterBase *a;
@@ -61,7 +65,7 @@ static double counter_delta(PromScrape *s, const char *name, const PromLabel *la
                 return -1;
         s->bases = a;
         s->bases[s->n_bases++] = (CounterBase) { TAKE_PTR(key), v };
-        return -1;
+        return s->scraped ? v : -1;
 }
 
 static void on_sample(const char *name, PromType type, const PromLabel *labels, size_t n_labels, double value,
@@ -92,6 +96,8 @@ static void on_done(HttpRequest *req, int error, long status, void *userdata) {
                          error < 0 ? strna(http_request_error(req)) : "not HTTP 200");
         else {
                 r = prom_parse(body, len, on_sample, s, &s->bad);
+                if (r > 0)
+                        s->scraped = true;
                 if (r == 0 && s->bad > 0)
                         snprintf(s->error, sizeof(s->error), "plugin %s metrics %s: not Prometheus text (%u bad lines)",
                                  s->name, s->url, s->bad);

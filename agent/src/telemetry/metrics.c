@@ -296,12 +296,12 @@ static int outbox_push(Metrics *m, MetricBatch *b) {
         while (m->n_outbox >= outbox_max(m)) {
                 MetricBatch *old = m->outbox[0];
                 size_t lost = old->n - old->sent;
-                char ts[32];
+                char ts[32], buf[32];
 
                 metric_format_timestamp(old->n > 0 ? old->items[0].timestamp : 0, ts);
                 m->dropped += lost;
-                log_warning("metrics buffer full (%s): dropped the oldest window (%s, %zu data points)",
-                            m->settings->buffer > 0 ? "buffer= reached" : "buffer=0", ts, lost);
+                log_warning("metrics buffer full ([metrics] buffer = %s): dropped the oldest window (%s, %zu data points)",
+                            format_duration(buf, sizeof(buf), m->settings->buffer), ts, lost);
                 outbox_pop(m);
         }
         if (m->n_outbox >= m->outbox_allocated) {
@@ -373,8 +373,11 @@ static void on_published(AwsCall *call, const AwsResult *res, void *userdata) {
                 m->failed_calls++;
         if (res->error < 0 && res->error_class != AWS_ERROR_FATAL) {
                 /* Kept: the next publish tries again, oldest first. */
-                if (!m->publish_error[0])
-                        log_warning("PutMetricData failed, keeping the data (up to buffer=): %s", strna(res->reason));
+                if (!m->publish_error[0]) {
+                        char buf[32];
+                        log_warning("PutMetricData failed, keeping the data (up to [metrics] buffer = %s): %s",
+                                    format_duration(buf, sizeof(buf), m->settings->buffer), strna(res->reason));
+                }
                 snprintf(m->publish_error, sizeof(m->publish_error), "PutMetricData failed, data buffered: %s",
                          strna(res->reason));
                 update_component(m);

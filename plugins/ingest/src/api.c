@@ -8,13 +8,27 @@
 #include <time.h>
 
 #include "api.h"
+#include "conn-guard.h"
 
 /*
  * MHD in external-epoll mode (no thread of its own): one io source on
  * MHD's epoll fd and a timer for MHD's own timeouts are the whole loop, as
  * in agentd's health endpoint. Suspended connections (waiting for a DB
  * thread) are resumed from the DB pool's done callback, on this thread.
+ *
+ * MHD's timeout only closes idle connections and its connection limit
+ * refuses newcomers: a client sending a byte every few seconds, or a few
+ * hundred idle ones, would keep nginx and agentd's readiness check out. So
+ * every connection is also tracked by a ConnGuard (conn-guard.h), told by
+ * MHD's connection and completion notifications: a whole-request deadline,
+ * a per-uid limit, and the oldest waiting connection closed to make room
+ * for a new one (MHD's hard limit is above the guard's, so MHD accepts).
  */
+
+/* A kept-alive connection's next request: longer than nginx's upstream
+ * keepalive_timeout (60 s), so nginx closes its idle connections first and
+ * never sends a POST into one we are closing. */
+#define KEEPALIVE_TIMEOUT (75 * USEC_PER_SEC)
 
 #define REQ_MAGIC 0x52455131u
 
@@ -32,6 +46,7 @@ struct Api {
         Credentials *creds;             /* API keys, on this thread */
         DbPool *pool;
         struct MHD_Daemon *mhd;
+        ConnGuard *guard;
         int fd;
         sd_event_source *io, *timer, *stats_timer, *kick;
         Metrics metrics;
@@ -280,10 +295,32 @@ static void answer_local(Req *q) {
         q->answer_ready = true;
 }
 
+static GuardedConn *guarded(struct MHD_Connection *conn) {
+        const union MHD_ConnectionInfo *i = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        return i ? i->socket_context : NULL;
+}
+
+static enum MHD_Result count_content_length(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+        if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+                (*(unsigned *) cls)++;
+        return MHD_YES;
+}
+
+/* MHD takes the first of two Content-Length headers, or the chunked
+ * framing over a Content-Length; nginx in front may take the other
+ * (request smuggling): refused, before a byte of the body is read. */
+static bool framing_ambiguous(struct MHD_Connection *conn) {
+        unsigned n = 0;
+
+        (void) MHD_get_connection_values(conn, MHD_HEADER_KIND, count_content_length, &n);
+        return n > 1 || (n == 1 && MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING));
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls) {
         Api *a = cls;
         Req *q = *con_cls;
+        bool ambiguous;
         int r;
 
         if (!q) {
@@ -292,11 +329,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         return MHD_NO;
                 *q = (Req) { .magic = REQ_MAGIC, .api = a, .conn = conn, .start = now_usec(CLOCK_MONOTONIC) };
                 *con_cls = q;
-                route(q, url, method);
-                /* Too large by its Content-Length: answer before reading
-                 * it (MHD then closes the connection). */
-                if (q->answer_ready && q->status == 413)
+                ambiguous = framing_ambiguous(conn);
+                if (ambiguous)
+                        req_error(q, 400, "malformed", "two Content-Length headers, or Content-Length with Transfer-Encoding");
+                else
+                        route(q, url, method);
+                /* Too large by its Content-Length, or framed ambiguously:
+                 * answer before reading the body (MHD then closes the
+                 * connection). */
+                if (q->answer_ready && (q->status == 413 || ambiguous)) {
+                        conn_guard_request_read(guarded(conn));
                         return send_answer(q);
+                }
                 return MHD_YES;
         }
         if (*upload_size > 0) {
@@ -326,6 +370,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 *upload_size = 0;
                 return MHD_YES;
         }
+        /* The whole request is in: its deadline ends. */
+        conn_guard_request_read(guarded(conn));
         if (q->answer_ready)
                 return send_answer(q);
         if (q->in_flight)
@@ -354,6 +400,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
         Req *q = *con_cls;
 
+        /* Answered; on a kept-alive connection the next request's deadline
+         * starts (a closing one is CLOSED next). */
+        if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+                conn_guard_request_answered(guarded(conn));
         if (!q)
                 return;
         /* A suspended connection is never completed while its task runs. */
@@ -364,6 +414,28 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         free(q->retry_after);
         free(q);
         *con_cls = NULL;
+}
+
+/* MHD accepted or closed a connection: the guard tracks it, with the
+ * peer's uid (nginx's workers are one peer, agentd's checks another). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe) {
+        Api *a = cls;
+        const union MHD_ConnectionInfo *fd_info;
+        struct ucred cred;
+        socklen_t l = sizeof(cred);
+        bool has_peer;
+
+        if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+                conn_guard_remove(*socket_context);
+                *socket_context = NULL;
+                return;
+        }
+        fd_info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!fd_info)
+                return;
+        has_peer = getsockopt(fd_info->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) == 0;
+        *socket_context = conn_guard_add(a->guard, fd_info->connect_fd, has_peer, has_peer ? cred.uid : 0);
 }
 
 static void rearm(Api *a) {
@@ -488,9 +560,20 @@ int api_new(sd_event *e, const IngestConfig *c, Credentials *creds, Api **ret) {
                 r = a->fd;
                 goto fail;
         }
+        r = conn_guard_new(e,
+                           &(ConnGuardSettings) { .max_connections = (unsigned) c->max_connections,
+                                                  .max_per_peer = (unsigned) c->max_per_peer,
+                                                  .request_timeout = c->request_timeout,
+                                                  .keepalive_timeout = KEEPALIVE_TIMEOUT },
+                           &a->guard);
+        if (r < 0)
+                goto fail;
         a->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
                                   on_request, a, MHD_OPTION_LISTEN_SOCKET, a->fd, MHD_OPTION_NOTIFY_COMPLETED,
-                                  on_completed, a, MHD_OPTION_CONNECTION_LIMIT, 1000u,
+                                  on_completed, a, MHD_OPTION_NOTIFY_CONNECTION, on_connection, a,
+                                  /* Above the guard's limit: it closes the
+                                   * slowest to make room, MHD never refuses. */
+                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned) c->max_connections + CONN_GUARD_RESERVE,
                                   MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                                   (size_t) 256 * 1024, MHD_OPTION_END);
         if (!a->mhd) {
@@ -532,8 +615,9 @@ Api *api_free(Api *a) {
         a->kick = sd_event_source_disable_unref(a->kick);
         if (a->mhd) {
                 MHD_run(a->mhd);
-                MHD_stop_daemon(a->mhd);
+                MHD_stop_daemon(a->mhd);        /* CLOSED for each connection: the guard forgets them */
         }
+        a->guard = conn_guard_free(a->guard);
         if (a->fd >= 0) {
                 close(a->fd);
                 (void) unlink(a->config->listen);

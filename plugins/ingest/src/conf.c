@@ -67,6 +67,12 @@ static int on_config(void *user, const char *section, const char *name, const ch
                         t = &c->drain_timeout;
                 else if (streq(name, "stats_interval"))
                         t = &c->stats_interval;
+                else if (streq(name, "max_connections"))
+                        u = &c->max_connections, umax = 4096;
+                else if (streq(name, "max_connections_per_peer"))
+                        u = &c->max_per_peer, umax = 4096;
+                else if (streq(name, "request_timeout"))
+                        t = &c->request_timeout;
                 else if (streq(name, "max_body") || streq(name, "max_decoded") || streq(name, "max_buffered")) {
                         uint64_t *p = streq(name, "max_body") ? &c->max_body :
                                       streq(name, "max_decoded") ? &c->max_decoded : &c->max_buffered;
@@ -323,6 +329,7 @@ int config_load(const char *path, IngestConfig **ret) {
         *c = (IngestConfig) {
                 .max_body = 8 << 20, .max_decoded = 16 << 20, .max_buffered = 256 << 20, .max_queue = 10000, .db_threads = 4,
                 .max_pending = 256, .drain_timeout = 20 * USEC_PER_SEC, .stats_interval = USEC_PER_SEC,
+                .max_connections = 512, .max_per_peer = 384, .request_timeout = 10 * USEC_PER_SEC,
                 .db_port = 3306, .db_timeout = 5 * USEC_PER_SEC, .batch_size = 500, .claim_batch = 16, .max_attempts = 5,
                 .lease = 30 * USEC_PER_SEC, .poll_interval = 200 * USEC_PER_MSEC,
                 .backoff_base = USEC_PER_SEC, .backoff_max = 300 * USEC_PER_SEC,

@@ -56,6 +56,9 @@ typedef struct IngestConfig {
         uint64_t max_pending;   /* requests waiting for a DB thread before 503 */
         usec_t drain_timeout;
         usec_t stats_interval;
+        uint64_t max_connections;       /* then the oldest waiting connection is closed for a new one */
+        uint64_t max_per_peer;          /* connections of one uid */
+        usec_t request_timeout;         /* a whole request (line, headers, body) */
         /* [database] */
         char *db_host;
         char *db_socket;

@@ -145,12 +145,24 @@ const char *field_convert(const Field *f, const cJSON *j, const char *text, char
                         snprintf(val, 64, "%d", v != 0);
                         break;
                 case FIELD_TIMESTAMP: {
-                        time_t t = (time_t) floor(v);
+                        time_t t;
+                        long usec;
                         struct tm tm;
-                        if (!isfinite(v) || v < -30610224000.0 || v > 253402300799.0 || !gmtime_r(&t, &tm))
+                        /* Range first: a double past time_t's range cast
+                         * to it is undefined (1e300 was). */
+                        if (!isfinite(v) || v < -30610224000.0 || v > 253402300799.0)
+                                return "epoch seconds out of range (years 1000 to 9999)";
+                        t = (time_t) floor(v);
+                        usec = lround((v - floor(v)) * 1e6);
+                        if (usec >= 1000000) {
+                                /* 1.9999999 rounds up to the next second. */
+                                t++;
+                                usec -= 1000000;
+                        }
+                        if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 > 9999)
                                 return "epoch seconds out of range (years 1000 to 9999)";
                         snprintf(val, 64, "%04d-%02d-%02d %02d:%02d:%02d.%06ld", tm.tm_year + 1900, tm.tm_mon + 1,
-                                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, lround((v - floor(v)) * 1e6) % 1000000);
+                                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, usec);
                         break;
                 }
                 case FIELD_STRING:

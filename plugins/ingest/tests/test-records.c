@@ -43,6 +43,12 @@ static void test_formats(const Dataset *d) {
         CHECK_STR(r.out.data, "[\"x\",\"2023-11-14 22:13:20.250000\",null,null,null]\n");
         records_done(&r);
 
+        /* A fraction that rounds to a whole second carries into the seconds. */
+        r = run(d, FORMAT_JSON, "[{\"id\":\"x\",\"ts\":1700000000.9999999}]");
+        CHECK(r.status == 0);
+        CHECK_STR(r.out.data, "[\"x\",\"2023-11-14 22:13:21.000000\",null,null,null]\n");
+        records_done(&r);
+
         r = run(d, FORMAT_CSV, "\xef\xbb\xbfn,id,b\r\n5,\"q,\"\"1\",t\n\n,z,\n");
         CHECK(r.status == 0 && r.n_records == 2);
         CHECK_STR(r.out.data, "[\"q,\\\"1\",null,\"5\",null,\"1\"]\n[\"z\",null,null,null,null]\n");
@@ -102,6 +108,8 @@ static void test_schema(const Dataset *d) {
                 "{\"id\":\"a\",\"b\":2}", "{\"id\":\"a\",\"b\":\"maybe\"}", "{\"id\":\"a\",\"ts\":\"2026-02-30T00:00:00Z\"}",
                 "{\"id\":\"a\",\"ts\":\"2026-01-01T00:00:00\"}", "{\"id\":\"a\",\"n\":[1]}", "{\"id\":5}",
                 "{\"id\":\"\xff\"}", "{\"id\":\"\xc0\xaf\"}", "{\"id\":\"   \"}", "{\"id\":\"a\",\"n\":1e300}",
+                /* past time_t: refused before the cast (UBSan caught it, fuzz-ingest) */
+                "{\"id\":\"a\",\"ts\":1e300}", "{\"id\":\"a\",\"ts\":-1e300}", "{\"id\":\"a\",\"ts\":253402300800}",
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 r = run(d, FORMAT_NDJSON, bad[i]);
