@@ -308,7 +308,10 @@ int http_request_set_ca_bundle(HttpRequest *req, const char *path) {
         if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
                 return curl_easy_setopt(req->easy, CURLOPT_CAINFO, NULL) == CURLE_OK &&
                        curl_easy_setopt(req->easy, CURLOPT_CAPATH, path) == CURLE_OK ? 0 : -ENOMEM;
-        return curl_easy_setopt(req->easy, CURLOPT_CAINFO, path) == CURLE_OK ? 0 : -ENOMEM;
+        /* Instead of the system's CAs, as the AWS SDKs do: not the built-in
+         * directory as well. */
+        return curl_easy_setopt(req->easy, CURLOPT_CAINFO, path) == CURLE_OK &&
+               curl_easy_setopt(req->easy, CURLOPT_CAPATH, NULL) == CURLE_OK ? 0 : -ENOMEM;
 }
 
 /* Does libcurl's built-in CA directory hold hashed certificates? Asked once. */
