@@ -40,7 +40,7 @@ class LogsTestCase(AgentTestCase):
         return "%s/%s" % (self.instance, name)
 
     def events(self, name, group=GROUP):
-        if not any(s["stream"] == self.stream(name) for s in self.fake.log_streams()):
+        if not any(s["stream"] == self.stream(name) and s["group"] == group for s in self.fake.log_streams()):
             return []
         return self.fake.log_events(group, self.stream(name))
 
@@ -330,10 +330,19 @@ class TestDelivery(LogsTestCase):
         self.assertEqual(st["state"], "degraded")
         self.assertIn("create_group", st["last_error"])
         self.assertEqual(self.fake.requests("logs", "CreateLogGroup"), [])
+        # It retries the creation, not the put: "missing" is said once.
+        wait_for(lambda: len(self.fake.requests("logs", "CreateLogStream")) >= 3, what="creation retried")
+        self.assertEqual(a.log().count("missing; creating it"), 1, a.log())
+        # The group made by someone else meanwhile: delivered without a restart.
+        self.fake.create_log_group("/not/created")
+        ev = self.wait_events("app", 1, group="/not/created")
+        self.assertEqual(ev[0]["message"], "one")
         a.stop()
+        with open(path, "a") as f:
+            f.write("two\n")
         self.start("[logs.app]\nfile = %s\ngroup = /now/created\n" % path, extra="create_group = yes\n")
         ev = self.wait_events("app", 1, group="/now/created")
-        self.assertEqual(ev[0]["message"], "one")
+        self.assertEqual(ev[0]["message"], "two")
 
     def test_flush_ships_partial_line_at_once(self):
         path = os.path.join(self.logdir, "app.log")

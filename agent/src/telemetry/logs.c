@@ -328,7 +328,8 @@ static void on_create_done(AwsCall *call, const AwsResult *res, void *userdata) 
                 backoff_reset(&s->backoff);
                 return source_send(s);
         }
-        s->stream_state = STREAM_READY;
+        /* The state stays: the retry creates again (no PutLogEvents that
+         * would only find the stream missing once more). */
         if (!group && code_is(res, "ResourceNotFound")) {
                 if (s->logs->settings.create_group) {
                         r = start_create(s, true);
