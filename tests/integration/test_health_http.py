@@ -46,11 +46,11 @@ class HealthHttpTest(AgentTestCase):
         sock = os.path.join(self.tmp, "health.sock")
         self.a = self.agent(config="[health]\nlisten = 127.0.0.1:%d, unix:%s\n"
                                    "max_connections = %d\ntimeout = 1s\n"
-                                   "[check.mem]\ntype = memory\nmin_available = 1MiB\n"
+                                   "[check.mem]\ntype = memory\nmin_available = 1MiB\ninterval = 2s\ntimeout = 1s\n"
                                    % (self.port, sock, MAX_CONN))
         self.a.health_socket = sock
         self.a.wait_notify("READY=1")
-        wait_for(lambda: self.a.health()[0] == 200, what="healthy")
+        wait_for(lambda: self.a.health()[0] == 200, timeout=30, what="healthy")
 
     def conn(self):
         return socket.create_connection(("127.0.0.1", self.port), timeout=5 * SLOW)
