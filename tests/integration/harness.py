@@ -269,6 +269,16 @@ class AgentTestCase(unittest.TestCase):
         self.tmp = self._tmp.name
         self.fake = FakeAWS(os.path.join(self.tmp, "fake"), state=self.fake_state)
         self.agents = []
+        # tearDown does not run when setUp fails; cleanups do.
+        self.addCleanup(self._stop_leftovers)
+
+    def _stop_leftovers(self):
+        for a in self.agents:
+            if a.proc and a.proc.poll() is None:
+                a.proc.kill()
+                a.proc.wait()
+        self.fake.stop()
+        self._tmp.cleanup()
 
     def tearDown(self):
         for a in self.agents:
