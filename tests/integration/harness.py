@@ -263,11 +263,12 @@ class AgentTestCase(unittest.TestCase):
     """Gives each test a temp dir, a fresh emulator, and cleans up agents."""
 
     fake_state = None
+    fake_args = ()
 
     def setUp(self):
         self._tmp = tempfile.TemporaryDirectory(prefix="agentd-it-")
         self.tmp = self._tmp.name
-        self.fake = FakeAWS(os.path.join(self.tmp, "fake"), state=self.fake_state)
+        self.fake = FakeAWS(os.path.join(self.tmp, "fake"), state=self.fake_state, extra_args=self.fake_args)
         self.agents = []
         # tearDown does not run when setUp fails; cleanups do.
         self.addCleanup(self._stop_leftovers)

@@ -363,6 +363,9 @@ class TestSoak(LogsTestCase):
     storing). Every line must arrive, in order; duplicates only from
     batches in flight at a kill."""
 
+    # The emulator keeps every delivery, duplicates included.
+    fake_args = ("--max-stored-events", str(3 * (int(os.environ.get("SOAK_LINES", 0)) or 100000)))
+
     @unittest.skipIf(VALGRIND, "memory checking of these paths is done by the other tests; the soak runs in the "
                                "normal and ASan runs (and at a million lines in bench/logs-soak)")
     def test_soak(self):
