@@ -21,58 +21,13 @@ import threading
 import time
 
 from harness import SLOW, VALGRIND, AgentTestCase, main, wait_for
+from hostile import fd_count, is_closed, read_until_closed, rss_kib, sanitized
 from services import free_port
 
 MAX_CONN = 32
 PER_PEER = 8
 REQUEST_TIMEOUT = 1.0       # seconds ([health] request_timeout)
 GET = b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-
-
-def sanitized(pid):
-    """Is agentd built with ASan? Its allocator keeps freed memory in a
-    quarantine (RSS does not come back) and moves every realloc."""
-    with open("/proc/%d/maps" % pid) as f:
-        return "libasan" in f.read()
-
-
-def fd_count(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
-
-
-def read_until_closed(s, timeout):
-    """Everything the server sends until it closes (b"" if it closes
-    without a byte), or None if it is still open after timeout."""
-    s.settimeout(timeout)
-    data = b""
-    try:
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                return data
-            data += chunk
-    except socket.timeout:
-        return None
-    except (ConnectionResetError, BrokenPipeError):
-        return data
-
-
-def is_closed(s):
-    """Has the server closed s? Never waits."""
-    try:
-        while True:
-            chunk = s.recv(65536, socket.MSG_DONTWAIT)
-            if not chunk:
-                return True
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True
 
 
 class Prober(threading.Thread):

@@ -26,6 +26,7 @@ import time
 import unittest
 
 from ingest_fixture import KEY, SLOW, VALGRIND, IngestTestCase, record, wait_for
+from hostile import fd_count, is_closed, read_until_closed, rss_kib, sanitized  # noqa: E402 (tests/integration, on the path)
 
 REQUEST_TIMEOUT = 2.0       # seconds ([ingest] request_timeout), times SLOW
 FLOOD = 1100                # above the old limit (1,000) and the default max_connections (512)
@@ -37,49 +38,6 @@ def post_bytes(records, close=True):
     return (b"POST /api/ingest/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
             b"Content-Type: application/x-ndjson\r\nContent-Length: %d\r\n%s\r\n" %
             (KEY.encode(), len(body), b"Connection: close\r\n" if close else b"")) + body
-
-
-def sanitized(pid):
-    with open("/proc/%d/maps" % pid) as f:
-        return "libasan" in f.read()
-
-
-def fd_count(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
-
-
-def read_until_closed(s, timeout):
-    """Everything the server sends until it closes, or None if it is still
-    open after timeout."""
-    s.settimeout(timeout)
-    data = b""
-    try:
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                return data
-            data += chunk
-    except socket.timeout:
-        return None
-    except (ConnectionResetError, BrokenPipeError):
-        return data
-
-
-def is_closed(s):
-    """Has the server closed s? Never waits."""
-    try:
-        while True:
-            if not s.recv(65536, socket.MSG_DONTWAIT):
-                return True
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True
 
 
 def statuses(data):
