@@ -27,6 +27,7 @@ Usage: bench/ingest-bench.py --build BUILD_DIR [--seconds 10] [--connections 16]
 import argparse
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -82,12 +83,15 @@ server {
 
 def wrk(url, seconds, connections, records, prefix):
     env = dict(os.environ, RECORDS=str(records), KEY=KEY, PREFIX=prefix)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     p = subprocess.run(["wrk", "-t2", "-c%d" % connections, "-d%ds" % seconds, "--latency", "-s",
                         os.path.join(HERE, "peers", "post.lua"), url], env=env, capture_output=True, text=True,
                        timeout=seconds + 120)
     figures = dict((k, int(v)) for k, v in re.findall(r"^(p50_us|p99_us|requests|errors) (\d+)$", p.stdout, re.M))
     if "requests" not in figures:
         raise SystemExit("ingest-bench: wrk failed:\n" + p.stdout + p.stderr)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    figures["cpu_s"] = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     return figures
 
 
@@ -214,10 +218,17 @@ def main():
             cpu_ours = {"api": cpu_seconds(procs[0].pid), "workers": sum(cpu_seconds(p.pid) for p in procs[1:]),
                         "mariadb": cpu_seconds(db.pid), "nginx": sum(cpu_seconds(p) for p in nginx.workers())}
             # php
+            fpm_children = [int(p) for p in subprocess.run(["pgrep", "-P", str(fpm.pid)], capture_output=True,
+                                                           text=True).stdout.split()]
+            cpu_php = {"php-fpm": -sum(cpu_seconds(p) for p in fpm_children), "mariadb": -cpu_seconds(db.pid),
+                       "nginx": -sum(cpu_seconds(p) for p in nginx.workers())}
             t0 = time.monotonic()
             w = wrk(nginx.url("/php/ingest"), a.seconds, a.connections, a.records, "p")
             t1 = time.monotonic()
             results["php"] = (count(db, "php_events") / (t1 - t0), w)
+            cpu_php["php-fpm"] += sum(cpu_seconds(p) for p in fpm_children)
+            cpu_php["mariadb"] += cpu_seconds(db.pid)
+            cpu_php["nginx"] += sum(cpu_seconds(p) for p in nginx.workers())
 
             print("ingest_bench_setup connections=%d records_per_post=%d seconds=%d workers=%d db_threads=%d fpm_children=%d"
                   % (a.connections, a.records, a.seconds, a.workers, a.db_threads, a.fpm_children))
@@ -227,8 +238,11 @@ def main():
                 print("%s_post_p50_ms %.2f" % (side, w["p50_us"] / 1000))
                 print("%s_post_p99_ms %.2f" % (side, w["p99_us"] / 1000))
                 print("%s_post_errors %d" % (side, w["errors"]))
+                print("%s_wrk_cpu_s %.1f" % (side, w["cpu_s"]))
             print("ours_cpu_s %s (over %.1f s)" % (" ".join("%s=%.1f" % kv for kv in cpu_ours.items()),
                                                    results["ours"][1]["requests"] and (count(db, "bench_events") / results["ours"][0])))
+            print("php_cpu_s %s (over %.1f s)" % (" ".join("%s=%.1f" % kv for kv in cpu_php.items()),
+                                                  count(db, "php_events") / results["php"][0]))
             print("ours_posted_records %d stored %d" % (posted, count(db, "bench_events")))
             ratio = results["ours"][0] / max(results["php"][0], 1)
             print("records_per_s_ratio %.2f (target >= 5)" % ratio)

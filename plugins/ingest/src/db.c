@@ -43,8 +43,10 @@ int db_connect(const IngestConfig *c, const Credentials *cr, MYSQL **ret) {
 }
 
 int db_errno(MYSQL *m) {
-        unsigned e = mysql_errno(m);
+        return db_classify(mysql_errno(m));
+}
 
+int db_classify(unsigned e) {
         switch (e) {
         case 0:
                 return 0;

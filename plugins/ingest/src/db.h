@@ -26,6 +26,8 @@
 
 int db_connect(const IngestConfig *c, const Credentials *cr, MYSQL **ret);
 int db_errno(MYSQL *m);
+/* The same for an error number (a prepared statement's). */
+int db_classify(unsigned e);
 /* Runs one statement; classified errno on failure (logged at debug). */
 int db_exec(MYSQL *m, const char *sql);
 int db_execf(MYSQL *m, const char *fmt, ...) _printf_(2, 3);

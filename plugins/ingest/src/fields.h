@@ -19,3 +19,6 @@ const char *field_convert(const Field *f, const cJSON *j, const char *text, char
 bool utf8_valid(const char *s, size_t n, size_t *ret_chars);
 /* RFC 3339 (or "YYYY-MM-DD HH:MM:SS[.f][Z|±hh:mm]") → UTC "YYYY-MM-DD HH:MM:SS.ffffff" */
 int timestamp_normalise(const char *s, char out[27]);
+/* Seconds since the epoch (UTC) and microseconds as "YYYY-MM-DD HH:MM:SS.ffffff";
+ * -ERANGE outside years 1000 to 9999. */
+int datetime_format(int64_t t, long usec, char out[27]);

@@ -59,24 +59,39 @@ int buf_printf(Buf *b, const char *fmt, ...) {
         return 0;
 }
 
+static bool json_plain(unsigned char c) {
+        return c >= 0x20 && c != 0x7f && c != '"' && c != '\\';
+}
+
 int buf_json_string(Buf *b, const char *s, size_t n) {
         if (buf_reserve(b, n + 2) < 0)
                 return -ENOMEM;
         b->data[b->len++] = '"';
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n;) {
                 unsigned char c = (unsigned char) s[i];
+                size_t run = i;
                 char esc[8];
+
+                /* copy runs of characters that need no escape at once */
+                while (run < n && json_plain((unsigned char) s[run]))
+                        run++;
+                if (run > i) {
+                        if (buf_add(b, s + i, run - i) < 0)
+                                return -ENOMEM;
+                        i = run;
+                        continue;
+                }
                 if (c == '"' || c == '\\') {
                         esc[0] = '\\';
                         esc[1] = (char) c;
                         if (buf_add(b, esc, 2) < 0)
                                 return -ENOMEM;
-                } else if (c < 0x20 || c == 0x7f) {
+                } else {
                         snprintf(esc, sizeof(esc), "\\u%04x", c);
                         if (buf_add(b, esc, 6) < 0)
                                 return -ENOMEM;
-                } else if (buf_add(b, &s[i], 1) < 0)
-                        return -ENOMEM;
+                }
+                i++;
         }
         return buf_add(b, "\"", 1);
 }

@@ -5,6 +5,7 @@
  * worker-jobs.c (claiming and processing jobs). */
 
 #include "db.h"
+#include "upsert.h"
 #include "worker.h"
 
 #define ERRORS_KEPT 5
@@ -14,6 +15,7 @@ struct Worker {
         const IngestConfig *config;
         Credentials *creds;
         MYSQL *m;
+        Upsert *upsert;         /* the upsert statements prepared on m */
         bool migrated;
         char owner[256], counter_key[256];
         int sigfd;

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "body.h"
+#include "upsert.h"
 #include "worker-internal.h"
 
 /*
@@ -249,114 +250,72 @@ static int fetch_payloads(Worker *w, Group *g) {
         return r < 0 ? failed(w, r) : 0;
 }
 
-/* What records.c writes for int, float and bool: digits, sign, point and
- * exponent only. Anything else is quoted, whatever its field type. */
-static bool digits(const char **s) {
-        const char *start = *s;
-        while (**s >= '0' && **s <= '9')
-                (*s)++;
-        return *s > start;
-}
-
-static bool numeric(const char *s) {
-        /* -?D+(.D+)?(e[+-]?D+)? : one literal, never an expression */
-        if (strlen(s) > 32)
-                return false;
-        if (*s == '-')
-                s++;
-        if (!digits(&s))
-                return false;
-        if (*s == '.') {
-                s++;
-                if (!digits(&s))
-                        return false;
-        }
-        if (*s == 'e' || *s == 'E') {
-                s++;
-                if (*s == '+' || *s == '-')
-                        s++;
-                if (!digits(&s))
-                        return false;
-        }
-        return *s == 0;
-}
-
-/* One record line → a VALUES tuple. */
-static int add_row(Worker *w, const Dataset *d, const char *line, size_t n, uint64_t job_id, bool first, Buf *q) {
+/* A stored record line: a JSON array of one string or null a field. */
+static cJSON *parse_row(const Dataset *d, const char *line, size_t n) {
         cJSON *a = cJSON_ParseWithLength(line, n), *v;
-
-        if (!cJSON_IsArray(a) || (size_t) cJSON_GetArraySize(a) != d->n_fields) {
-                cJSON_Delete(a);
-                return -EBADMSG;
-        }
-        buf_puts(q, first ? "(" : ",(");
         size_t i = 0;
-        cJSON_ArrayForEach(v, a) {
-                FieldType t = d->fields[i++].type;
-                if (!cJSON_IsString(v))
-                        buf_puts(q, "NULL");
-                else if ((t == FIELD_INT || t == FIELD_FLOAT || t == FIELD_BOOL) && numeric(v->valuestring))
-                        buf_puts(q, v->valuestring);    /* a number literal: no string-to-number cast in the server */
-                else
-                        db_quote(w->m, q, v->valuestring, strlen(v->valuestring));
-                buf_puts(q, ",");
-        }
+
+        if (!cJSON_IsArray(a))
+                goto bad;
+        cJSON_ArrayForEach(v, a)
+                if (i++ >= d->n_fields || !(cJSON_IsString(v) || cJSON_IsNull(v)))
+                        goto bad;
+        if (i == d->n_fields)
+                return a;
+bad:
         cJSON_Delete(a);
-        return buf_printf(q, "%" PRIu64 ",NOW(6))", job_id);
+        return NULL;
 }
 
 typedef struct Batch {
         size_t taken[GROUP_MAX];        /* lines of each job in this batch */
-        uint64_t n_done, records_done;
+        cJSON **rows;                   /* the lines, parsed */
+        uint64_t *job_ids;              /* the job of each */
+        size_t n;
 } Batch;
 
-/* Up to batch_size lines across the group's open jobs, in job order. */
-static int build_batch(Worker *w, const Dataset *d, Group *g, Batch *b, Buf *q) {
-        size_t total = 0;
-        int r = 0;
+static void batch_done(Batch *b) {
+        for (size_t i = 0; i < b->n; i++)
+                cJSON_Delete(b->rows[i]);
+        free(b->rows);
+        free(b->job_ids);
+}
 
-        buf_printf(q, "INSERT INTO `%s` (", d->table);
-        for (size_t i = 0; i < d->n_fields; i++)
-                buf_printf(q, "`%s`, ", d->fields[i].name);
-        buf_puts(q, "_job_id, _ingested_at) VALUES ");
-        for (size_t i = 0; i < g->n && total < w->config->batch_size && r == 0; i++) {
+/* Up to batch_size lines across the group's open jobs, in job order. */
+static int build_batch(Worker *w, const Dataset *d, Group *g, Batch *b) {
+        size_t max = w->config->batch_size;
+
+        b->rows = calloc(max, sizeof(*b->rows));
+        b->job_ids = calloc(max, sizeof(*b->job_ids));
+        if (!b->rows || !b->job_ids)
+                return -ENOMEM;
+        for (size_t i = 0; i < g->n && b->n < max; i++) {
                 Job *j = &g->jobs[i];
                 if (j->finished)
                         continue;
-                while (j->cursor < j->end && total < w->config->batch_size) {
+                while (j->cursor < j->end && b->n < max) {
                         const char *nl = memchr(j->cursor, '\n', (size_t) (j->end - j->cursor));
-                        const char *next = nl ? nl + 1 : j->end;
-                        r = add_row(w, d, j->cursor, (size_t) ((nl ? nl : j->end) - j->cursor), j->id, total == 0, q);
-                        if (r < 0)
-                                break;
-                        j->cursor = next;
+                        cJSON *row = parse_row(d, j->cursor, (size_t) ((nl ? nl : j->end) - j->cursor));
+                        if (!row)
+                                return -EBADMSG;
+                        b->rows[b->n] = row;
+                        b->job_ids[b->n++] = j->id;
+                        j->cursor = nl ? nl + 1 : j->end;
                         b->taken[i]++;
-                        total++;
                 }
         }
-        if (r < 0)
-                return r;
-        if (total == 0)
-                return -ENODATA;
-        /* VALUES(col): the one upsert spelling both servers take (MySQL
-         * 8.0.20+ warns it is deprecated; MariaDB has no "AS new" alias).
-         * Rows keep their order: a later job's record wins a key. */
-        buf_puts(q, " ON DUPLICATE KEY UPDATE ");
-        for (size_t i = 0; i < d->n_fields; i++)
-                if (!d->fields[i].is_key)
-                        buf_printf(q, "`%s` = VALUES(`%s`), ", d->fields[i].name, d->fields[i].name);
-        return buf_puts(q, "_job_id = VALUES(_job_id), _ingested_at = VALUES(_ingested_at)");
+        return b->n > 0 ? 0 : -ENODATA;
 }
 
 static bool completes(const Job *j) {
         return !j->finished && j->cursor >= j->end;
 }
 
-/* One batch in one transaction, sent in one round trip: the upsert, then
- * the jobs it completes (done, counted, payload deleted), progress and a
- * renewed lease for a job it took records of without finishing, a renewed
- * lease for the others. Every lease-guarded statement's row count is
- * checked before COMMIT: one lost lease rolls the whole batch back. */
+/* One batch in one transaction: the upsert (upsert.h), then in one round
+ * trip the jobs it completes (done, counted, payload deleted), progress
+ * and a renewed lease for a job it took records of without finishing, a
+ * renewed lease for the others. Every lease-guarded statement's row count
+ * is checked before COMMIT: one lost lease rolls the whole batch back. */
 #define STMTS_MAX (GROUP_MAX + 8)
 
 static int run_batch(Worker *w, const Dataset *d, Group *g, char why[static 256]) {
@@ -369,12 +328,14 @@ static int run_batch(Worker *w, const Dataset *d, Group *g, char why[static 256]
 
         for (size_t i = 0; i < g->n; i++)
                 cursors[i] = g->jobs[i].cursor;
-        buf_puts(&q, "START TRANSACTION; ");
-        want[n_stmts++] = UINT64_MAX;
-        r = build_batch(w, d, g, &b, &q);
-        want[n_stmts++] = UINT64_MAX;
+        r = build_batch(w, d, g, &b);
         if (r == -EBADMSG)
                 snprintf(why, 256, "a stored record does not match the dataset's fields (schema changed since it was accepted?)");
+        if (r == 0)
+                r = db_exec(w->m, "START TRANSACTION");
+        if (r == 0)
+                r = upsert_rows(w->upsert, w->m, d, b.rows, b.job_ids, b.n, w->config->batch_size, why);
+        batch_done(&b);
         for (size_t i = 0; i < g->n; i++) {
                 const Job *j = &g->jobs[i];
                 if (completes(j)) {
@@ -384,7 +345,7 @@ static int run_batch(Worker *w, const Dataset *d, Group *g, char why[static 256]
                         n_idle++;
         }
         if (r == 0 && n_done) {
-                buf_puts(&q, "; UPDATE ingest_jobs SET processed = records, status = 'done', due_at = NULL,"
+                buf_puts(&q, "UPDATE ingest_jobs SET processed = records, status = 'done', due_at = NULL,"
                              " finished_at = NOW(6) WHERE status = 'running' AND id IN ");
                 id_list(&q, g, completes);
                 buf_puts(&q, " AND lease_owner = ");
@@ -405,15 +366,16 @@ static int run_batch(Worker *w, const Dataset *d, Group *g, char why[static 256]
                 const Job *j = &g->jobs[i];
                 if (j->finished || completes(j) || b.taken[i] == 0)
                         continue;
-                buf_printf(&q, "; UPDATE ingest_jobs SET processed = %" PRIu64 ", due_at = NOW(6) + INTERVAL %" PRIu64
+                buf_printf(&q, "%sUPDATE ingest_jobs SET processed = %" PRIu64 ", due_at = NOW(6) + INTERVAL %" PRIu64
                                " MICROSECOND WHERE status = 'running' AND id = %" PRIu64 " AND lease_owner = ",
-                           j->processed + b.taken[i], (uint64_t) w->config->lease, j->id);
+                           q.len ? "; " : "", j->processed + b.taken[i], (uint64_t) w->config->lease, j->id);
                 quote_owner(w, &q);
                 want[n_stmts++] = 1;
         }
         if (r == 0 && n_idle) {
-                buf_printf(&q, "; UPDATE ingest_jobs SET due_at = NOW(6) + INTERVAL %" PRIu64
-                               " MICROSECOND WHERE status = 'running' AND lease_owner = ", (uint64_t) w->config->lease);
+                buf_printf(&q, "%sUPDATE ingest_jobs SET due_at = NOW(6) + INTERVAL %" PRIu64
+                               " MICROSECOND WHERE status = 'running' AND lease_owner = ", q.len ? "; " : "",
+                           (uint64_t) w->config->lease);
                 quote_owner(w, &q);
                 buf_puts(&q, " AND id IN (");
                 for (size_t i = 0, first = 1; i < g->n; i++)
@@ -425,7 +387,7 @@ static int run_batch(Worker *w, const Dataset *d, Group *g, char why[static 256]
                 want[n_stmts++] = n_idle;
         }
         if (r == 0 && !q.data)
-                r = -ENOMEM;
+                r = -ENOMEM;    /* (there is always one: the batch took records of some job) */
         if (r == 0) {
                 r = db_multi(w->m, q.data, q.len, got, n_stmts, &failed_at, NULL);
                 if (r == -EIO)  /* copied now: ROLLBACK clears it */

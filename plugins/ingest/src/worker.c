@@ -20,8 +20,14 @@ int worker_new(const IngestConfig *c, const char *config_path, unsigned slot, Wo
                 return -ENOMEM;
         w->config = c;
         w->sigfd = -1;
+        w->upsert = upsert_new();
+        if (!w->upsert) {
+                free(w);
+                return -ENOMEM;
+        }
         r = credentials_load(c->credentials, false, &w->creds);
         if (r < 0) {
+                upsert_free(w->upsert);
                 free(w);
                 return r;
         }
@@ -47,8 +53,8 @@ int worker_new(const IngestConfig *c, const char *config_path, unsigned slot, Wo
 Worker *worker_free(Worker *w) {
         if (!w)
                 return NULL;
-        if (w->m)
-                mysql_close(w->m);
+        disconnect(w);
+        upsert_free(w->upsert);
         credentials_free(w->creds);
         if (w->sigfd >= 0)
                 close(w->sigfd);
@@ -79,9 +85,7 @@ void check_signals(Worker *w, usec_t timeout) {
                                 credentials_free(w->creds);
                                 w->creds = c;
                                 log_info("SIGHUP: credentials re-read; reconnecting with them");
-                                if (w->m)
-                                        mysql_close(w->m);
-                                w->m = NULL;
+                                disconnect(w);
                         } else
                                 log_error("SIGHUP: keeping the previous credentials");
                 } else if (!w->draining) {
@@ -94,6 +98,7 @@ void check_signals(Worker *w, usec_t timeout) {
 }
 
 void disconnect(Worker *w) {
+        upsert_reset(w->upsert);        /* its statements die with the connection */
         if (w->m)
                 mysql_close(w->m);
         w->m = NULL;

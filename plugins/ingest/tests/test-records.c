@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* records.c: parsing, validation and preprocessing, every verdict. */
+#include <time.h>
 #include "check.h"
 #include "fields.h"
 #include "records.h"
@@ -131,6 +132,33 @@ static void test_units(void) {
         CHECK(timestamp_normalise("2023-02-29T12:00:00Z", out) < 0);
         CHECK(timestamp_normalise("2023-01-01T25:00:00Z", out) < 0);
         CHECK(timestamp_normalise("2023-01-01T00:00:00+1", out) < 0);
+        CHECK(timestamp_normalise("1000-01-01T00:00:00Z", out) == 0);
+        CHECK_STR(out, "1000-01-01 00:00:00.000000");
+        CHECK(timestamp_normalise("1000-01-01T00:30:00+01:00", out) == -ERANGE);
+        CHECK(timestamp_normalise("9999-12-31T23:30:00-01:00", out) == -ERANGE);
+        CHECK(timestamp_normalise("2000-02-29T00:00:00Z", out) == 0);
+        CHECK(timestamp_normalise("1900-02-29T00:00:00Z", out) < 0);
+        CHECK(timestamp_normalise("2016-12-31T23:59:60Z", out) == 0);
+        CHECK_STR(out, "2016-12-31 23:59:59.000000");
+        CHECK(timestamp_normalise("1969-12-31T23:59:59.5-00:30", out) == 0);
+        CHECK_STR(out, "1970-01-01 00:29:59.500000");
+        /* The calendar arithmetic against the C library's, across the range. */
+        for (int64_t t = -30610224000LL; t <= 253402300799LL; t += 86399 * 37 + 7) {
+                struct tm tm;
+                time_t tt = (time_t) t;
+                char want[64];
+                CHECK(gmtime_r(&tt, &tm));
+                snprintf(want, sizeof(want), "%04d-%02d-%02d %02d:%02d:%02d.000042", tm.tm_year + 1900, tm.tm_mon + 1,
+                         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+                CHECK(datetime_format(t, 42, out) == 0);
+                if (strcmp(out, want) != 0) {
+                        fprintf(stderr, "datetime_format(%lld): %s, gmtime: %s\n", (long long) t, out, want);
+                        CHECK_STR(out, want);
+                        break;
+                }
+        }
+        CHECK(datetime_format(-30610224001LL, 0, out) == -ERANGE);
+        CHECK(datetime_format(253402300800LL, 0, out) == -ERANGE);
         CHECK(utf8_valid("aé€😀", strlen("aé€😀"), &n) && n == 4);
         CHECK(!utf8_valid("\xed\xa0\x80", 3, NULL));    /* surrogate */
         CHECK(!utf8_valid("\xe2\x82", 2, NULL));        /* cut short */
