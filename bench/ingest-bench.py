@@ -8,7 +8,9 @@ one run, behind the same nginx and the same MariaDB:
          rows in php_events
 
 wrk POSTs NDJSON bodies of --records new records each, with --connections
-connections for --seconds. Prints, for each side:
+connections for --seconds, on empty tables, --rounds times for each side in
+ABBA order (ours-php, php-ours, ...). Prints a line per side and round,
+then for each side the median over the rounds:
 
   <side>_records_per_s   records stored per second, end to end: from the
                          first POST until the last record is a row (for ours
@@ -17,10 +19,15 @@ connections for --seconds. Prints, for each side:
   <side>_post_p50_ms / <side>_post_p99_ms   POST latency (wrk)
   <side>_post_errors     non-2xx answers and socket errors
 
-and the ratio ours/php of records/s (target >= 5) and whether ours' p99 is
-lower. The machine is shared: run it twice before believing a figure.
+  <side>_cpu_us_per_record  CPU of the server side (nginx, MariaDB, and the
+                         plugin or php-fpm) per stored record: the figure
+                         that does not move with the machine's load
 
-Usage: bench/ingest-bench.py --build BUILD_DIR [--seconds 10] [--connections 16]
+the median of the rounds' ratios ours/php of records/s (target >= 5),
+whether ours' p99 is lower in every round, and records accepted (2xx) but
+not stored (must be 0). The machine is shared: single runs swing by 1.5x.
+
+Usage: bench/ingest-bench.py --build BUILD_DIR [--seconds 10] [--rounds 3] [--connections 16]
        [--records 100] [--workers 4] [--batch-size 1000] [--db-threads 4] [--fpm-children 8]
 """
 
@@ -143,6 +150,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
     ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--records", type=int, default=100)
     ap.add_argument("--workers", type=int, default=4)
@@ -202,51 +210,75 @@ def main():
 
             smoke(nginx.url("/api/ingest/bench"))
             smoke(nginx.url("/php/ingest"))
-            db.sql("DELETE FROM php_events", database="app")
-            results = {}
-            # ours
-            t0 = time.monotonic()
-            w = wrk(nginx.url("/api/ingest/bench"), a.seconds, a.connections, a.records, "o")
-            posted = w["requests"] * a.records
-            deadline = time.monotonic() + 600
-            while db.sql("SELECT COUNT(*) FROM ingest_jobs WHERE status <> 'done'", database="app") != [["0"]]:
-                if time.monotonic() > deadline:
-                    raise SystemExit("ingest-bench: jobs not done after 600 s")
-                time.sleep(0.05)
-            t1 = time.monotonic()
-            results["ours"] = (count(db, "bench_events") / (t1 - t0), w)
-            cpu_ours = {"api": cpu_seconds(procs[0].pid), "workers": sum(cpu_seconds(p.pid) for p in procs[1:]),
-                        "mariadb": cpu_seconds(db.pid), "nginx": sum(cpu_seconds(p) for p in nginx.workers())}
-            # php
             fpm_children = [int(p) for p in subprocess.run(["pgrep", "-P", str(fpm.pid)], capture_output=True,
                                                            text=True).stdout.split()]
-            cpu_php = {"php-fpm": -sum(cpu_seconds(p) for p in fpm_children), "mariadb": -cpu_seconds(db.pid),
-                       "nginx": -sum(cpu_seconds(p) for p in nginx.workers())}
-            t0 = time.monotonic()
-            w = wrk(nginx.url("/php/ingest"), a.seconds, a.connections, a.records, "p")
-            t1 = time.monotonic()
-            results["php"] = (count(db, "php_events") / (t1 - t0), w)
-            cpu_php["php-fpm"] += sum(cpu_seconds(p) for p in fpm_children)
-            cpu_php["mariadb"] += cpu_seconds(db.pid)
-            cpu_php["nginx"] += sum(cpu_seconds(p) for p in nginx.workers())
 
-            print("ingest_bench_setup connections=%d records_per_post=%d seconds=%d workers=%d db_threads=%d fpm_children=%d"
-                  % (a.connections, a.records, a.seconds, a.workers, a.db_threads, a.fpm_children))
+            def cpu(side):
+                c = {"mariadb": cpu_seconds(db.pid), "nginx": sum(cpu_seconds(p) for p in nginx.workers())}
+                if side == "ours":
+                    c.update(api=cpu_seconds(procs[0].pid), workers=sum(cpu_seconds(p.pid) for p in procs[1:]))
+                else:
+                    c["php-fpm"] = sum(cpu_seconds(p) for p in fpm_children)
+                return c
+
+            def run(side, rnd):
+                """One side's run on empty tables: records/s end to end, wrk's figures, CPU seconds."""
+                table = "bench_events" if side == "ours" else "php_events"
+                db.sql("TRUNCATE TABLE %s; TRUNCATE TABLE ingest_jobs; TRUNCATE TABLE ingest_payloads" % table,
+                       database="app")
+                before = cpu(side)
+                t0 = time.monotonic()
+                w = wrk(nginx.url("/api/ingest/bench" if side == "ours" else "/php/ingest"), a.seconds, a.connections,
+                        a.records, "%s%d" % (side[0], rnd))
+                deadline = time.monotonic() + 600
+                while side == "ours" and db.sql("SELECT COUNT(*) FROM ingest_jobs WHERE status <> 'done'",
+                                                database="app") != [["0"]]:
+                    if time.monotonic() > deadline:
+                        raise SystemExit("ingest-bench: jobs not done after 600 s")
+                    time.sleep(0.05)
+                t1 = time.monotonic()
+                after = cpu(side)
+                stored = count(db, table)
+                return {"rps": stored / (t1 - t0), "w": w, "wall": t1 - t0, "stored": stored,
+                        "posted": w["requests"] * a.records, "cpu": {k: after[k] - before[k] for k in after}}
+
+            print("ingest_bench_setup connections=%d records_per_post=%d seconds=%d rounds=%d workers=%d db_threads=%d"
+                  " fpm_children=%d" % (a.connections, a.records, a.seconds, a.rounds, a.workers, a.db_threads,
+                                        a.fpm_children))
+            rounds = []
+            for rnd in range(a.rounds):
+                # ABBA order: whoever runs second in one round runs first in
+                # the next, so a slow drift of the shared machine favours no side.
+                order = ("ours", "php") if rnd % 2 == 0 else ("php", "ours")
+                res = {side: run(side, rnd) for side in order}
+                rounds.append(res)
+                for side in ("ours", "php"):
+                    r = res[side]
+                    print("round %d %s records_per_s %.0f post_p50_ms %.2f post_p99_ms %.2f errors %d posted %d stored %d"
+                          " wall_s %.1f cpu_s %s wrk=%.1f" % (
+                              rnd + 1, side, r["rps"], r["w"]["p50_us"] / 1000, r["w"]["p99_us"] / 1000,
+                              r["w"]["errors"], r["posted"], r["stored"], r["wall"],
+                              " ".join("%s=%.1f" % kv for kv in sorted(r["cpu"].items())), r["w"]["cpu_s"]))
+                print("round %d ratio %.2f" % (rnd + 1, res["ours"]["rps"] / max(res["php"]["rps"], 1)))
+
+            def median(xs):
+                xs = sorted(xs)
+                return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
+
             for side in ("ours", "php"):
-                rps, w = results[side]
-                print("%s_records_per_s %.0f" % (side, rps))
-                print("%s_post_p50_ms %.2f" % (side, w["p50_us"] / 1000))
-                print("%s_post_p99_ms %.2f" % (side, w["p99_us"] / 1000))
-                print("%s_post_errors %d" % (side, w["errors"]))
-                print("%s_wrk_cpu_s %.1f" % (side, w["cpu_s"]))
-            print("ours_cpu_s %s (over %.1f s)" % (" ".join("%s=%.1f" % kv for kv in cpu_ours.items()),
-                                                   results["ours"][1]["requests"] and (count(db, "bench_events") / results["ours"][0])))
-            print("php_cpu_s %s (over %.1f s)" % (" ".join("%s=%.1f" % kv for kv in cpu_php.items()),
-                                                  count(db, "php_events") / results["php"][0]))
-            print("ours_posted_records %d stored %d" % (posted, count(db, "bench_events")))
-            ratio = results["ours"][0] / max(results["php"][0], 1)
-            print("records_per_s_ratio %.2f (target >= 5)" % ratio)
-            print("p99_lower %s" % ("yes" if results["ours"][1]["p99_us"] < results["php"][1]["p99_us"] else "no"))
+                print("%s_records_per_s %.0f" % (side, median([r[side]["rps"] for r in rounds])))
+                print("%s_post_p50_ms %.2f" % (side, median([r[side]["w"]["p50_us"] for r in rounds]) / 1000))
+                print("%s_post_p99_ms %.2f" % (side, median([r[side]["w"]["p99_us"] for r in rounds]) / 1000))
+                print("%s_post_errors %d" % (side, sum(r[side]["w"]["errors"] for r in rounds)))
+                cpu_per_record = median([sum(r[side]["cpu"].values()) / max(r[side]["stored"], 1) for r in rounds])
+                print("%s_cpu_us_per_record %.1f (server side, without wrk)" % (side, cpu_per_record * 1e6))
+            lost = sum(max(r["ours"]["posted"] - r["ours"]["stored"], 0) for r in rounds)
+            print("ours_lost_records %d (accepted but not stored)" % lost)
+            ratios = [r["ours"]["rps"] / max(r["php"]["rps"], 1) for r in rounds]
+            print("records_per_s_ratio %.2f median of %s (target >= 5)" % (median(ratios),
+                                                                          " ".join("%.2f" % x for x in ratios)))
+            p99_lower = all(r["ours"]["w"]["p99_us"] < r["php"]["w"]["p99_us"] for r in rounds)
+            print("p99_lower %s (every round)" % ("yes" if p99_lower else "no"))
         finally:
             for p in procs:
                 p.terminate()

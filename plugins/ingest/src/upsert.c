@@ -4,7 +4,7 @@
 
 /* The protocol counts a statement's placeholders in 16 bits. */
 #define PLACEHOLDERS_MAX 65535
-#define STATEMENTS_MAX 64
+#define STATEMENTS_MAX 16
 
 /* A bound value's storage when it is sent in binary. */
 typedef union Value {
@@ -18,11 +18,13 @@ typedef struct Prepared {
         const Dataset *dataset;
         size_t rows;
         MYSQL_STMT *stmt;
+        uint64_t used;          /* for least recently used */
 } Prepared;
 
 struct Upsert {
         Prepared prepared[STATEMENTS_MAX];
         size_t n_prepared;
+        uint64_t uses;
         MYSQL_BIND *binds;
         unsigned long *lengths;
         Value *values;
@@ -84,13 +86,23 @@ static int prepared(Upsert *u, MYSQL *m, const Dataset *d, size_t rows, MYSQL_ST
         Buf q = {};
         int r;
 
+        Prepared *slot;
+
         for (size_t i = 0; i < u->n_prepared; i++)
                 if (u->prepared[i].dataset == d && u->prepared[i].rows == rows) {
+                        u->prepared[i].used = ++u->uses;
                         *ret = u->prepared[i].stmt;
                         return 0;
                 }
-        if (u->n_prepared == STATEMENTS_MAX)
-                upsert_reset(u);        /* many datasets: start over rather than grow */
+        if (u->n_prepared == STATEMENTS_MAX) {
+                /* full: the least recently used one makes room */
+                slot = &u->prepared[0];
+                for (size_t i = 1; i < u->n_prepared; i++)
+                        if (u->prepared[i].used < slot->used)
+                                slot = &u->prepared[i];
+                mysql_stmt_close(slot->stmt);
+                *slot = u->prepared[--u->n_prepared];
+        }
         s = mysql_stmt_init(m);
         if (!s)
                 return -ENOMEM;
@@ -105,7 +117,7 @@ static int prepared(Upsert *u, MYSQL *m, const Dataset *d, size_t rows, MYSQL_ST
                 mysql_stmt_close(s);
                 return r;
         }
-        u->prepared[u->n_prepared++] = (Prepared) { .dataset = d, .rows = rows, .stmt = s };
+        u->prepared[u->n_prepared++] = (Prepared) { .dataset = d, .rows = rows, .stmt = s, .used = ++u->uses };
         *ret = s;
         return 0;
 }
@@ -239,18 +251,11 @@ static int execute(Upsert *u, MYSQL *m, const Dataset *d, cJSON *const *rows, co
         return 0;
 }
 
-static size_t floor_pow2(size_t n) {
-        size_t p = 1;
-        while (p <= n / 2)
-                p *= 2;
-        return p;
-}
-
 int upsert_rows(Upsert *u, MYSQL *m, const Dataset *d, cJSON *const *rows, const uint64_t *job_ids, size_t n,
                 size_t full, char why[static 256]) {
         full = MAX(MIN(full, PLACEHOLDERS_MAX / (d->n_fields + 1)), (size_t) 1);
         while (n > 0) {
-                size_t k = n >= full ? full : floor_pow2(n);
+                size_t k = MIN(n, full);
                 int r = execute(u, m, d, rows, job_ids, k, why);
                 if (r < 0)
                         return r;

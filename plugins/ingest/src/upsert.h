@@ -12,9 +12,10 @@
  * values (bound as strings, which the server converts as it would the
  * quoted literals, so nothing is escaped either).
  *
- * Row counts: a batch of the full size, or a shorter one executed as the
- * powers of two it decomposes into, so a connection holds at most
- * log2(full) + 2 statements a dataset, whatever the batch sizes are.
+ * Row counts: one statement per row count in use, the 16 most recently
+ * used kept per connection. Under steady load the counts repeat (full
+ * batches and the same remainders), so statements are reused; when they do
+ * not, a new count costs one prepare, what the SQL text cost every time.
  *
  * Statements belong to their connection: upsert_reset() before it closes.
  */

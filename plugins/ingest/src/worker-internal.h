@@ -38,6 +38,10 @@ typedef struct Group {
         char dataset[65];
         Job jobs[GROUP_MAX];
         size_t n;
+        /* Claimed without a lease: the claim transaction is still open and
+         * its row locks hold the jobs (see group_claim). */
+        bool in_tx;
+        usec_t claimed_at;      /* CLOCK_MONOTONIC */
 } Group;
 
 void check_signals(Worker *w, usec_t timeout);
@@ -46,7 +50,9 @@ int failed(Worker *w, int r);
 usec_t backoff(const IngestConfig *c, uint64_t attempt);
 char *errors_append(const char *old, uint64_t attempt, const char *msg);
 
-/* 1 and *g when jobs were claimed, 0 when none is due, <0 on error. */
+/* 1 and *g when jobs were claimed, 0 when none is due, <0 on error.
+ * Small jobs (each within batch_size, none past max_attempts) are claimed
+ * in_tx: group_process() finishes them in the claim's own transaction. */
 int group_claim(Worker *w, Group *g);
 int group_process(Worker *w, Group *g);
 void group_done(Group *g);

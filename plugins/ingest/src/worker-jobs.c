@@ -39,16 +39,20 @@ static int exec_buf(Worker *w, Buf *q, uint64_t want_rows) {
         return r;
 }
 
+static void counters_append(Worker *w, Buf *q, const char *column, uint64_t jobs, uint64_t records) {
+        buf_printf(q, "INSERT INTO ingest_counters (owner, instance, %s, records_done) VALUES (", column);
+        db_quote(w->m, q, w->counter_key, strlen(w->counter_key));
+        buf_puts(q, ", ");
+        db_quote(w->m, q, w->config->instance_id, strlen(w->config->instance_id));
+        buf_printf(q, ", %" PRIu64 ", %" PRIu64 ") ON DUPLICATE KEY UPDATE %s = %s + %" PRIu64
+                      ", records_done = records_done + %" PRIu64, jobs, records, column, column, jobs, records);
+}
+
 static int counters_add(Worker *w, const char *column, uint64_t jobs, uint64_t records) {
         Buf q = {};
         int r;
 
-        buf_printf(&q, "INSERT INTO ingest_counters (owner, instance, %s, records_done) VALUES (", column);
-        db_quote(w->m, &q, w->counter_key, strlen(w->counter_key));
-        buf_puts(&q, ", ");
-        db_quote(w->m, &q, w->config->instance_id, strlen(w->config->instance_id));
-        buf_printf(&q, ", %" PRIu64 ", %" PRIu64 ") ON DUPLICATE KEY UPDATE %s = %s + %" PRIu64
-                       ", records_done = records_done + %" PRIu64, jobs, records, column, column, jobs, records);
+        counters_append(w, &q, column, jobs, records);
         r = exec_buf(w, &q, UINT64_MAX);
         buf_done(&q);
         return r;
@@ -138,26 +142,22 @@ static int select_jobs(Worker *w, Group *g, const char *sql) {
 
 #define CLAIM_COLUMNS "SELECT id, dataset, records, processed, attempts, errors FROM ingest_jobs"
 
-int group_claim(Worker *w, Group *g) {
-        Buf q = {};
-        int r, dead = 0;
+/* Whether g can be finished in its claim transaction, the locks standing
+ * in for a lease: every job fits one batch and may still be attempted. */
+static bool fits_in_tx(Worker *w, const Group *g) {
+        for (size_t i = 0; i < g->n; i++)
+                if (g->jobs[i].records - g->jobs[i].processed > w->config->batch_size ||
+                    g->jobs[i].attempts > w->config->max_attempts)
+                        return false;
+        return true;
+}
 
-        *g = (Group) {};
-        r = db_exec(w->m, "START TRANSACTION");
-        if (r == 0)
-                r = select_jobs(w, g, CLAIM_COLUMNS " WHERE due_at <= NOW(6) ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED");
-        if (r == 0)     /* nothing due: end the empty transaction */
-                r = db_exec(w->m, "COMMIT");
-        if (r <= 0)
-                return r < 0 ? failed(w, r) : 0;
-        /* A small job: take more small ones of its dataset along. */
-        if (w->config->claim_batch > 1 && g->jobs[0].records - g->jobs[0].processed <= w->config->batch_size) {
-                buf_printf(&q, CLAIM_COLUMNS " WHERE due_at <= NOW(6) AND dataset = '%s' AND id <> %" PRIu64
-                               " AND records - processed <= %" PRIu64 " ORDER BY due_at LIMIT %d FOR UPDATE SKIP LOCKED",
-                           g->dataset, g->jobs[0].id, w->config->batch_size, (int) MIN(w->config->claim_batch, GROUP_MAX) - 1);
-                r = q.data ? select_jobs(w, g, q.data) : -ENOMEM;
-                q.len = 0;
-        }
+/* In the claim transaction, g's rows locked: the jobs past max_attempts
+ * are marked dead, the others get this worker's lease; then COMMIT. */
+static int lease_locked(Worker *w, Group *g) {
+        Buf q = {};
+        int r = 0, dead = 0;
+
         /* Reclaimed after its last attempt died with its worker: dead. */
         for (size_t i = 0; r >= 0 && i < g->n; i++) {
                 Job *j = &g->jobs[i];
@@ -192,6 +192,38 @@ int group_claim(Worker *w, Group *g) {
                 return failed(w, r);
         }
         return 1;
+}
+
+int group_claim(Worker *w, Group *g) {
+        Buf q = {};
+        int r;
+
+        *g = (Group) {};
+        r = db_exec(w->m, "START TRANSACTION");
+        if (r == 0)
+                r = select_jobs(w, g, CLAIM_COLUMNS " WHERE due_at <= NOW(6) ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED");
+        if (r == 0)     /* nothing due: end the empty transaction */
+                r = db_exec(w->m, "COMMIT");
+        if (r <= 0)
+                return r < 0 ? failed(w, r) : 0;
+        /* A small job: take more small ones of its dataset along. */
+        if (w->config->claim_batch > 1 && g->jobs[0].records - g->jobs[0].processed <= w->config->batch_size) {
+                buf_printf(&q, CLAIM_COLUMNS " WHERE due_at <= NOW(6) AND dataset = '%s' AND id <> %" PRIu64
+                               " AND records - processed <= %" PRIu64 " ORDER BY due_at LIMIT %d FOR UPDATE SKIP LOCKED",
+                           g->dataset, g->jobs[0].id, w->config->batch_size, (int) MIN(w->config->claim_batch, GROUP_MAX) - 1);
+                r = q.data ? select_jobs(w, g, q.data) : -ENOMEM;
+                buf_done(&q);
+                if (r < 0) {
+                        group_done(g);
+                        return failed(w, r);
+                }
+        }
+        if (fits_in_tx(w, g)) {
+                g->in_tx = true;
+                g->claimed_at = now_usec(CLOCK_MONOTONIC);
+                return 1;
+        }
+        return lease_locked(w, g);
 }
 
 void group_done(Group *g) {
@@ -271,7 +303,7 @@ typedef struct Batch {
         size_t taken[GROUP_MAX];        /* lines of each job in this batch */
         cJSON **rows;                   /* the lines, parsed */
         uint64_t *job_ids;              /* the job of each */
-        size_t n;
+        size_t n, cap;
 } Batch;
 
 static void batch_done(Batch *b) {
@@ -281,14 +313,27 @@ static void batch_done(Batch *b) {
         free(b->job_ids);
 }
 
-/* Up to batch_size lines across the group's open jobs, in job order. */
-static int build_batch(Worker *w, const Dataset *d, Group *g, Batch *b) {
-        size_t max = w->config->batch_size;
+static int batch_add(Batch *b, cJSON *row, uint64_t job_id) {
+        if (b->n == b->cap) {
+                size_t cap = MAX(b->cap * 2, (size_t) 256);
+                cJSON **rows = reallocarray(b->rows, cap, sizeof(*rows));
+                uint64_t *ids;
+                if (!rows)
+                        return -ENOMEM;
+                b->rows = rows;
+                ids = reallocarray(b->job_ids, cap, sizeof(*ids));
+                if (!ids)
+                        return -ENOMEM;
+                b->job_ids = ids;
+                b->cap = cap;
+        }
+        b->rows[b->n] = row;
+        b->job_ids[b->n++] = job_id;
+        return 0;
+}
 
-        b->rows = calloc(max, sizeof(*b->rows));
-        b->job_ids = calloc(max, sizeof(*b->job_ids));
-        if (!b->rows || !b->job_ids)
-                return -ENOMEM;
+/* Up to max lines across the group's open jobs, in job order. */
+static int build_batch(const Dataset *d, Group *g, Batch *b, size_t max) {
         for (size_t i = 0; i < g->n && b->n < max; i++) {
                 Job *j = &g->jobs[i];
                 if (j->finished)
@@ -298,8 +343,10 @@ static int build_batch(Worker *w, const Dataset *d, Group *g, Batch *b) {
                         cJSON *row = parse_row(d, j->cursor, (size_t) ((nl ? nl : j->end) - j->cursor));
                         if (!row)
                                 return -EBADMSG;
-                        b->rows[b->n] = row;
-                        b->job_ids[b->n++] = j->id;
+                        if (batch_add(b, row, j->id) < 0) {
+                                cJSON_Delete(row);
+                                return -ENOMEM;
+                        }
                         j->cursor = nl ? nl + 1 : j->end;
                         b->taken[i]++;
                 }
@@ -328,7 +375,7 @@ static int run_batch(Worker *w, const Dataset *d, Group *g, char why[static 256]
 
         for (size_t i = 0; i < g->n; i++)
                 cursors[i] = g->jobs[i].cursor;
-        r = build_batch(w, d, g, &b);
+        r = build_batch(d, g, &b, w->config->batch_size);
         if (r == -EBADMSG)
                 snprintf(why, 256, "a stored record does not match the dataset's fields (schema changed since it was accepted?)");
         if (r == 0)
@@ -354,12 +401,8 @@ static int run_batch(Worker *w, const Dataset *d, Group *g, char why[static 256]
                 buf_puts(&q, "; DELETE FROM ingest_payloads WHERE job_id IN ");
                 id_list(&q, g, completes);
                 want[n_stmts++] = UINT64_MAX;
-                buf_printf(&q, "; INSERT INTO ingest_counters (owner, instance, jobs_done, records_done) VALUES (");
-                db_quote(w->m, &q, w->counter_key, strlen(w->counter_key));
-                buf_puts(&q, ", ");
-                db_quote(w->m, &q, w->config->instance_id, strlen(w->config->instance_id));
-                buf_printf(&q, ", %" PRIu64 ", %" PRIu64 ") ON DUPLICATE KEY UPDATE jobs_done = jobs_done + %" PRIu64
-                               ", records_done = records_done + %" PRIu64, n_done, records, n_done, records);
+                buf_puts(&q, "; ");
+                counters_append(w, &q, "jobs_done", n_done, records);
                 want[n_stmts++] = UINT64_MAX;
         }
         for (size_t i = 0; r == 0 && i < g->n; i++) {
@@ -472,10 +515,118 @@ static int process(Worker *w, const Dataset *d, Group *g) {
         return 0;
 }
 
+/* A group claimed in_tx, finished in its claim transaction: every record
+ * upserted, the jobs done and counted, their payloads deleted, one COMMIT.
+ * No lease, no "running" row update, no second transaction: the claim's
+ * row locks keep other workers off (SKIP LOCKED), and if this worker dies
+ * the server rolls back and the jobs are queued again as they were.
+ * 0 when committed; -ECANCELED when rolled back for the lease path to
+ * retry (a missing payload, a record that does not fit, an SQL error, all
+ * of which that path reports per job); -ECONNRESET when the connection is gone. */
+static int finish_in_tx(Worker *w, const Dataset *d, Group *g) {
+        usec_t elapsed = now_usec(CLOCK_MONOTONIC) - g->claimed_at;
+        uint64_t got[3] = {}, n = 0, records = 0;
+        char why[256] = "";
+        size_t failed_at;
+        Batch b = {};
+        Buf q = {};
+        int r;
+
+        r = fetch_payloads(w, g);       /* rolled back (or disconnected) on failure */
+        if (r < 0)
+                return r == -ECONNRESET ? r : -ECANCELED;
+        for (size_t i = 0; i < g->n; i++)
+                if (!g->jobs[i].finished) {
+                        if (!g->jobs[i].body)
+                                r = -ECANCELED;
+                        n++;
+                        records += g->jobs[i].records;
+                }
+        if (r == 0)
+                r = build_batch(d, g, &b, SIZE_MAX);
+        if (r == -ENODATA)
+                r = 0;          /* jobs without records: only marked done */
+        if (r == 0 && b.n > 0)
+                r = upsert_rows(w->upsert, w->m, d, b.rows, b.job_ids, b.n, w->config->batch_size, why);
+        batch_done(&b);
+        if (r == 0) {
+                buf_printf(&q, "UPDATE ingest_jobs SET status = 'done', processed = records, attempts = attempts + 1,"
+                               " started_at = COALESCE(started_at, NOW(6) - INTERVAL %" PRIu64 " MICROSECOND),"
+                               " due_at = NULL, finished_at = NOW(6), lease_owner = ", (uint64_t) elapsed);
+                quote_owner(w, &q);
+                buf_puts(&q, " WHERE id IN ");
+                id_list(&q, g, is_open);
+                buf_puts(&q, "; DELETE FROM ingest_payloads WHERE job_id IN ");
+                id_list(&q, g, is_open);
+                buf_puts(&q, "; ");
+                counters_append(w, &q, "jobs_done", n, records);
+                r = q.data ? db_multi(w->m, q.data, q.len, got, 3, &failed_at, NULL) : -ENOMEM;
+                if (r == -EIO)
+                        snprintf(why, sizeof(why), "%u: %s", mysql_errno(w->m), mysql_error(w->m));
+                if (r == 0 && got[0] != n)
+                        r = -ESTALE;    /* cannot happen while the locks are held; checked all the same */
+                buf_done(&q);
+        }
+        if (r == 0)
+                r = db_exec(w->m, "COMMIT");
+        if (r == 0) {
+                for (size_t i = 0; i < g->n; i++)
+                        if (!g->jobs[i].finished) {
+                                g->jobs[i].processed = g->jobs[i].records;
+                                g->jobs[i].finished = true;
+                        }
+                return 0;
+        }
+        if (r == -ECONNRESET)
+                return failed(w, r);
+        log_debug("jobs %" PRIu64 "...: not finished in their claim transaction (%s); taking leases instead",
+                  g->jobs[0].id, why[0] ? why : strerror(-r));
+        (void) db_exec(w->m, "ROLLBACK");
+        return -ECANCELED;
+}
+
+/* After a rolled back in_tx attempt: the same jobs, claimed again with a
+ * lease (any another worker took meanwhile are skipped). 1 when some were. */
+static int reclaim_with_lease(Worker *w, Group *g) {
+        Buf q = {};
+        int r;
+
+        buf_puts(&q, CLAIM_COLUMNS " WHERE id IN ");
+        id_list(&q, g, is_open);
+        buf_puts(&q, " AND due_at <= NOW(6) ORDER BY due_at FOR UPDATE SKIP LOCKED");
+        group_done(g);
+        *g = (Group) {};
+        r = q.data ? db_exec(w->m, "START TRANSACTION") : -ENOMEM;
+        if (r == 0)
+                r = select_jobs(w, g, q.data);
+        buf_done(&q);
+        if (r == 0)
+                r = db_exec(w->m, "COMMIT");
+        if (r <= 0) {
+                group_done(g);
+                return r < 0 ? failed(w, r) : 0;
+        }
+        return lease_locked(w, g);
+}
+
 int group_process(Worker *w, Group *g) {
         const Dataset *d = config_dataset(w->config, g->dataset);
         int r;
 
+        if (g->in_tx) {
+                g->in_tx = false;
+                if (d)
+                        r = finish_in_tx(w, d, g);
+                else {
+                        (void) db_exec(w->m, "ROLLBACK");
+                        r = -ECANCELED;
+                }
+                if (r != -ECANCELED)
+                        return r;
+                r = reclaim_with_lease(w, g);
+                if (r <= 0)
+                        return r;
+        }
         if (n_open(g) == 0)
                 return 0;       /* all of them were found dead */
         if (!d) {

@@ -158,6 +158,16 @@ static int ensure_connected(Worker *w) {
                 if (w->connect_failures)
                         log_info("database reachable again");
                 w->connect_failures = 0;
+                /* Small jobs are held by the row locks of an open claim
+                 * transaction (group_claim): should this worker vanish
+                 * without its connection closing (an instance terminated
+                 * mid-job), the server drops the session, rolling back and
+                 * freeing the jobs, within about a lease, as a lease would
+                 * expire. The worker itself is never idle that long. */
+                r = db_execf(w->m, "SET SESSION wait_timeout = %" PRIu64,
+                             (uint64_t) (MAX(w->config->lease, 2 * w->config->poll_interval) + USEC_PER_SEC - 1) / USEC_PER_SEC);
+                if (r < 0)
+                        return failed(w, r);
         }
         if (!w->migrated) {
                 r = db_migrate(w->m, w->config);

@@ -6,10 +6,11 @@ Sizes are bounded so the suite stays fast; bench/ has the big runs."""
 
 import random
 import signal
+import subprocess
 import time
 import unittest
 
-from ingest_fixture import IngestTestCase, SLOW, VALGRIND, record, wait_for
+from ingest_fixture import MARIADB_CLIENT, IngestTestCase, SLOW, VALGRIND, record, wait_for
 
 JOBS = 16 if VALGRIND else 50
 # batch_size is 10: a big job is twenty batches (transactions); small ones
@@ -83,6 +84,61 @@ class WorkersTest(IngestTestCase):
         self.assertEqual(victim.stop(), 0)
         if steady:
             self.assertEqual(steady.stop(), 0)
+
+    def test_sigkill_inside_a_claim_transaction_leaves_the_jobs_queued_at_once(self):
+        # Small jobs are finished in their claim transaction, held by its row
+        # locks instead of a lease. A worker killed inside it: the server
+        # rolls back, so at once no job is running, leased or counted as an
+        # attempt, and the next worker does them exactly once. The lease is
+        # long: had the kill left a lease behind, nothing would be done here.
+        s = self.make_stack(worker_extra="batch_size = 1000\nlease = 600s\n")
+        s.start_api()
+        jobs, size = 20, 50
+        expected = {}
+        ids = []
+        for j in range(jobs):
+            recs = [record(j * 1000 + i, count=j * 1000 + i) for i in range(size)]
+            st, _, b = s.post(recs)
+            self.assertEqual(st, 202, b)
+            ids.append(b["job_id"])
+            expected.update((r["id"], r["count"]) for r in recs)
+
+        # (InnoDB refreshes INNODB_TRX only when it was not read for 100 ms:
+        # the waits below poll it every 200 ms.)
+        # Another session locks the (empty) table's end, so the worker's
+        # first upsert waits inside its claim transaction until killed.
+        blocker = subprocess.Popen([MARIADB_CLIENT, "--no-defaults", "--protocol=socket", "--socket=" + s.db.socket,
+                                    "--user=root", "--batch", "--skip-column-names", "--unbuffered",
+                                    "--database=app"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: (blocker.kill(), blocker.wait(), blocker.stdout.close()))
+        blocker.stdin.write("START TRANSACTION; SELECT COUNT(*) FROM events FOR UPDATE; SELECT 'locked';\n")
+        blocker.stdin.flush()
+        self.assertEqual([blocker.stdout.readline().strip() for _ in range(2)], ["0", "locked"])
+
+        w = s.start_worker(1)
+        wait_for(lambda: s.db.sql("SELECT COUNT(*) FROM information_schema.INNODB_TRX "
+                                  "WHERE trx_state = 'LOCK WAIT'") != [["0"]],
+                 timeout=60, interval=0.2, what="the worker waiting inside its claim transaction")
+        w.kill()
+        blocker.stdin.write("ROLLBACK;\n")
+        blocker.stdin.close()
+        self.assertEqual(blocker.wait(timeout=30), 0)
+        wait_for(lambda: s.db.sql("SELECT COUNT(*) FROM information_schema.INNODB_TRX") == [["0"]], interval=0.2,
+                 what="the killed worker's transaction rolled back")
+        self.assertEqual(s.db.sql("SELECT DISTINCT status, attempts, lease_owner FROM ingest_jobs", database="app"),
+                         [["queued", "0", None]])
+        self.assertEqual(s.db.sql("SELECT COUNT(*) FROM events", database="app"), [["0"]])
+
+        s.start_worker(1)
+        s.wait_jobs_done(ids, timeout=120)
+        rows = s.db.sql("SELECT id, count FROM events", database="app")
+        self.assertEqual(len(rows), len(expected), "rows lost or doubled")
+        self.assertEqual({r[0]: int(r[1]) for r in rows}, expected)
+        self.assertEqual(s.db.sql("SELECT DISTINCT status, attempts, processed FROM ingest_jobs", database="app"),
+                         [["done", "1", str(size)]])
+        self.assertEqual(s.db.sql("SELECT SUM(jobs_done), SUM(records_done) FROM ingest_counters", database="app"),
+                         [[str(jobs), str(jobs * size)]])
+        self.assertEqual(s.db.sql("SELECT COUNT(*) FROM ingest_payloads", database="app"), [["0"]])
 
     def test_sigterm_mid_job_finishes_or_hands_back_within_the_drain_timeout(self):
         s = self.make_stack(worker_extra="batch_size = 1\n")
