@@ -88,6 +88,12 @@ server {
 """ % (api_sock, port, script, fpm_sock)
 
 
+def db_stats(db):
+    rows = db.sql("SHOW GLOBAL STATUS WHERE Variable_name LIKE 'Handler\\_%' OR Variable_name LIKE 'Com\\_%'"
+                  " OR Variable_name LIKE 'Innodb\\_rows\\_%' OR Variable_name = 'Innodb_history_list_length'")
+    return {k: int(v) for k, v in rows if v.isdigit()}
+
+
 def wrk(url, seconds, connections, records, prefix):
     env = dict(os.environ, RECORDS=str(records), KEY=KEY, PREFIX=prefix)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -157,6 +163,8 @@ def main():
     ap.add_argument("--batch-size", type=int, default=1000)
     ap.add_argument("--db-threads", type=int, default=4)
     ap.add_argument("--fpm-children", type=int, default=8)
+    ap.add_argument("--db-stats", action="store_true",
+                    help="also print the server's Handler_*, Com_* and InnoDB row counters per side and round")
     a = ap.parse_args()
     api_bin = os.path.join(a.build, "plugins", "ingest", "ingest-api")
     worker_bin = os.path.join(a.build, "plugins", "ingest", "ingest-worker")
@@ -227,6 +235,7 @@ def main():
                 db.sql("TRUNCATE TABLE %s; TRUNCATE TABLE ingest_jobs; TRUNCATE TABLE ingest_payloads" % table,
                        database="app")
                 before = cpu(side)
+                stats0 = db_stats(db) if a.db_stats else {}
                 t0 = time.monotonic()
                 w = wrk(nginx.url("/api/ingest/bench" if side == "ours" else "/php/ingest"), a.seconds, a.connections,
                         a.records, "%s%d" % (side[0], rnd))
@@ -238,6 +247,11 @@ def main():
                     time.sleep(0.05)
                 t1 = time.monotonic()
                 after = cpu(side)
+                if a.db_stats:
+                    stats1 = db_stats(db)
+                    print("db_stats %s round %d per 1000 records:" % (side, rnd + 1), " ".join(
+                        "%s=%.1f" % (k, (stats1[k] - stats0.get(k, 0)) * 1000 / max(count(db, table), 1))
+                        for k in sorted(stats1) if stats1[k] != stats0.get(k, 0)))
                 stored = count(db, table)
                 return {"rps": stored / (t1 - t0), "w": w, "wall": t1 - t0, "stored": stored,
                         "posted": w["requests"] * a.records, "cpu": {k: after[k] - before[k] for k in after}}

@@ -99,7 +99,7 @@ static int on_config(void *user, const char *section, const char *name, const ch
                 if (streq(name, "batch_size"))
                         u = &c->batch_size, umax = 10000;
                 else if (streq(name, "claim_batch"))
-                        u = &c->claim_batch, umax = 16;
+                        u = &c->claim_batch, umax = CLAIM_BATCH_MAX;
                 else if (streq(name, "max_attempts"))
                         u = &c->max_attempts, umax = 1000;
                 else if (streq(name, "lease"))
@@ -330,7 +330,7 @@ int config_load(const char *path, IngestConfig **ret) {
                 .max_body = 8 << 20, .max_decoded = 16 << 20, .max_buffered = 256 << 20, .max_queue = 10000, .db_threads = 4,
                 .max_pending = 256, .drain_timeout = 20 * USEC_PER_SEC, .stats_interval = USEC_PER_SEC,
                 .max_connections = 512, .max_per_peer = 384, .request_timeout = 10 * USEC_PER_SEC,
-                .db_port = 3306, .db_timeout = 5 * USEC_PER_SEC, .batch_size = 500, .claim_batch = 16, .max_attempts = 5,
+                .db_port = 3306, .db_timeout = 5 * USEC_PER_SEC, .batch_size = 500, .claim_batch = CLAIM_BATCH_MAX, .max_attempts = 5,
                 .lease = 30 * USEC_PER_SEC, .poll_interval = 200 * USEC_PER_MSEC,
                 .backoff_base = USEC_PER_SEC, .backoff_max = 300 * USEC_PER_SEC,
         };

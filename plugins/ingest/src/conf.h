@@ -13,6 +13,7 @@
 #define FIELDS_MAX 64
 #define KEYS_MAX 8
 #define DATASETS_MAX 256
+#define CLAIM_BATCH_MAX 64      /* jobs a worker claims and completes in one transaction */
 
 typedef enum FieldType {
         FIELD_STRING,
@@ -67,7 +68,7 @@ typedef struct IngestConfig {
         usec_t db_timeout;
         /* [worker] */
         uint64_t batch_size;
-        uint64_t claim_batch;   /* small jobs claimed together, 1 to 16 */
+        uint64_t claim_batch;   /* small jobs claimed together, 1 to CLAIM_BATCH_MAX */
         uint64_t max_attempts;
         usec_t lease;
         usec_t poll_interval;

@@ -9,7 +9,7 @@
 #include "worker.h"
 
 #define ERRORS_KEPT 5
-#define GROUP_MAX 16
+#define GROUP_MAX CLAIM_BATCH_MAX
 
 struct Worker {
         const IngestConfig *config;
@@ -42,6 +42,9 @@ typedef struct Group {
          * its row locks hold the jobs (see group_claim). */
         bool in_tx;
         usec_t claimed_at;      /* CLOCK_MONOTONIC */
+        /* Fewer small jobs were due than a claim takes: the queue is
+         * shallow, so the next claim waits a poll_interval for more. */
+        bool short_claim;
 } Group;
 
 void check_signals(Worker *w, usec_t timeout);

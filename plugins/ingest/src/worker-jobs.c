@@ -218,6 +218,8 @@ int group_claim(Worker *w, Group *g) {
                         return failed(w, r);
                 }
         }
+        g->short_claim = g->jobs[0].records - g->jobs[0].processed <= w->config->batch_size &&
+                         g->n < MIN(w->config->claim_batch, GROUP_MAX);
         if (fits_in_tx(w, g)) {
                 g->in_tx = true;
                 g->claimed_at = now_usec(CLOCK_MONOTONIC);

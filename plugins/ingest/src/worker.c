@@ -200,7 +200,12 @@ int worker_run(Worker *w) {
                         log_warning_errno(r, "jobs %" PRIu64 "...: interrupted (%s); their leases will expire and they will be retried",
                                           g.jobs[0].id, r == -ECONNRESET ? "database connection lost" : strerror(-r));
                 group_done(&g);
-                check_signals(w, 0);
+                /* Claiming again at once after a short claim would chase
+                 * each new job with a transaction of its own: many workers
+                 * on a shallow queue then pay the per-claim cost for a job
+                 * or two. Waiting as an idle worker would lets a claim fill
+                 * and adds no more latency than polling already does. */
+                check_signals(w, g.short_claim ? w->config->poll_interval : 0);
         }
         log_info("worker %s stopped", w->owner);
         return 0;
