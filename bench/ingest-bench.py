@@ -55,7 +55,7 @@ class BenchMariaDB(MariaDB):
     def _server_options(self):
         return [o for o in super()._server_options() if not o.startswith(("--innodb-buffer-pool-size",
                                                                            "--innodb-log-file-size"))] + [
-            "--innodb-buffer-pool-size=1G", "--innodb-log-file-size=512M"]
+            "--innodb-buffer-pool-size=1G", "--innodb-log-file-size=512M"] + os.environ.get("BENCH_DB_OPTS", "").split()
 
 
 def nginx_site(port, api_sock, fpm_sock, script):

@@ -283,6 +283,7 @@ static void answer_local(Req *q) {
         if (q->route == ROUTE_METRICS) {
                 a->metrics.db_up = db_pool_up(a->pool);
                 a->metrics.draining = a->draining;
+                a->metrics.db_in_flight = db_pool_in_flight(a->pool);
                 q->status = 200;
                 if (metrics_render(&a->metrics, &q->answer) < 0)
                         return unavailable(q, "out of memory");
@@ -438,14 +439,36 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         *socket_context = conn_guard_add(a->guard, fd_info->connect_fd, has_peer, has_peer ? cred.uid : 0);
 }
 
+/* MHD's next timeout is mostly a kept-alive connection's idle deadline,
+ * pushed back by every request: moving the timer each time would cost a
+ * timerfd_settime() a request. A timer that fires early is harmless
+ * (MHD_run finds nothing due and this rearms), so it is only moved
+ * earlier, or later once it is more than TIMER_SLACK early; "at once"
+ * is the kick, a defer source. */
+#define TIMER_SLACK USEC_PER_SEC
+
 static void rearm(Api *a) {
         MHD_UNSIGNED_LONG_LONG ms;
+        uint64_t now, armed;
+        int enabled = SD_EVENT_OFF;
+        usec_t due;
 
         if (MHD_get_timeout(a->mhd, &ms) != MHD_YES) {
                 (void) sd_event_source_set_enabled(a->timer, SD_EVENT_OFF);
                 return;
         }
-        (void) sd_event_source_set_time_relative(a->timer, (usec_t) ms * USEC_PER_MSEC);
+        if (ms == 0) {  /* work pending (a resumed connection): run again at once */
+                (void) sd_event_source_set_enabled(a->kick, SD_EVENT_ONESHOT);
+                return;
+        }
+        if (sd_event_now(sd_event_source_get_event(a->timer), CLOCK_MONOTONIC, &now) < 0)
+                now = now_usec(CLOCK_MONOTONIC);
+        due = now + (usec_t) MIN(ms, (MHD_UNSIGNED_LONG_LONG) UINT32_MAX) * USEC_PER_MSEC;
+        (void) sd_event_source_get_enabled(a->timer, &enabled);
+        if (enabled != SD_EVENT_OFF && sd_event_source_get_time(a->timer, &armed) >= 0 &&
+            armed <= due && due - armed <= TIMER_SLACK)
+                return;
+        (void) sd_event_source_set_time(a->timer, due);
         (void) sd_event_source_set_enabled(a->timer, SD_EVENT_ONESHOT);
 }
 

@@ -92,13 +92,11 @@ int db_execf(MYSQL *m, const char *fmt, ...) {
 }
 
 int db_multi(MYSQL *m, const char *sql, size_t len, uint64_t *affected, size_t n, size_t *ret_failed,
-             uint64_t *ret_insert_id) {
+             uint64_t *insert_ids) {
         size_t i = 0;
         int status, r = 0;
 
         *ret_failed = 0;
-        if (ret_insert_id)
-                *ret_insert_id = 0;
         if (mysql_real_query(m, sql, (unsigned long) len) != 0) {
                 r = db_errno(m);
                 log_debug("SQL failed (%u %s): %.200s", mysql_errno(m), mysql_error(m), sql);
@@ -108,10 +106,11 @@ int db_multi(MYSQL *m, const char *sql, size_t len, uint64_t *affected, size_t n
                 MYSQL_RES *res = mysql_store_result(m);
                 if (res)
                         mysql_free_result(res);
-                if (i < n)
+                if (i < n) {
                         affected[i] = mysql_affected_rows(m);
-                if (ret_insert_id && !*ret_insert_id)
-                        *ret_insert_id = mysql_insert_id(m);
+                        if (insert_ids)
+                                insert_ids[i] = mysql_insert_id(m);
+                }
                 i++;
                 status = mysql_next_result(m);
                 if (status < 0)

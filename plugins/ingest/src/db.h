@@ -40,10 +40,10 @@ int db_query_row(MYSQL *m, const char *sql, char **ret, unsigned n);
  * transaction costs). Stores each statement's affected rows in
  * affected[0..n-1]. On an error, *ret_failed is the index of the failing
  * statement (those after it did not run) and the classified errno is
- * returned. ret_insert_id (optional): the first AUTO_INCREMENT value
- * generated. */
+ * returned. insert_ids (optional, n of them): each statement's
+ * AUTO_INCREMENT value (mysql_insert_id()). */
 int db_multi(MYSQL *m, const char *sql, size_t len, uint64_t *affected, size_t n, size_t *ret_failed,
-             uint64_t *ret_insert_id);
+             uint64_t *insert_ids);
 /* Appends 'escaped' (with the quotes) to b. */
 int db_quote(MYSQL *m, Buf *b, const char *s, size_t n);
 

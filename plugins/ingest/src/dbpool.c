@@ -16,6 +16,8 @@ struct DbPool {
         pthread_cond_t cond;
         DbTask *queue_head, *queue_tail;        /* waiting for a thread */
         DbTask *done;                           /* finished, for the loop */
+        DbTask *group_head, *group_tail;        /* ran, waiting for run_group() */
+        bool grouping;                          /* a thread is running groups */
         unsigned queued, in_flight;
         bool stopping;
         Credentials *creds;
@@ -55,6 +57,51 @@ static void conn_open(DbPool *p, Conn *c) {
         strwipe_free(copy.db_password);
 }
 
+static void after_run(DbPool *p, Conn *c, DbTask **tasks, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (tasks[i]->error == -ECONNRESET) {
+                        conn_close(c);
+                        atomic_store(&p->up, false);
+                        return;
+                }
+        if (c->m)
+                atomic_store(&p->up, true);
+}
+
+/* Called and returns with p->lock held: runs the waiting groups until none
+ * is left, so a task queued while no thread groups is never stranded. */
+static void run_groups(DbPool *p, Conn *c) {
+        uint64_t one = 1;
+
+        p->grouping = true;
+        while (p->group_head) {
+                DbTask *g[DB_GROUP_MAX];
+                size_t n = 0;
+
+                while (p->group_head && n < DB_GROUP_MAX && (n == 0 || p->group_head->run_group == g[0]->run_group)) {
+                        g[n++] = p->group_head;
+                        p->group_head = p->group_head->next;
+                }
+                if (!p->group_head)
+                        p->group_tail = NULL;
+                pthread_mutex_unlock(&p->lock);
+
+                conn_open(p, c);
+                for (size_t i = 0; i < n; i++)
+                        g[i]->error = 0;
+                g[0]->run_group(g, n, c->m);
+                after_run(p, c, g, n);
+
+                pthread_mutex_lock(&p->lock);
+                for (size_t i = 0; i < n; i++) {
+                        g[i]->next = p->done;
+                        p->done = g[i];
+                }
+                (void) !write(p->efd, &one, sizeof(one));
+        }
+        p->grouping = false;
+}
+
 static void *thread_main(void *userdata) {
         DbPool *p = userdata;
         Conn c = {};
@@ -80,13 +127,21 @@ static void *thread_main(void *userdata) {
                 conn_open(p, &c);
                 t->error = 0;
                 t->run(t, c.m);
-                if (t->error == -ECONNRESET) {
-                        conn_close(&c);
-                        atomic_store(&p->up, false);
-                } else if (c.m)
-                        atomic_store(&p->up, true);
+                after_run(p, &c, &t, 1);
 
                 pthread_mutex_lock(&p->lock);
+                if (t->run_group) {
+                        t->next = NULL;
+                        if (p->group_tail)
+                                p->group_tail->next = t;
+                        else
+                                p->group_head = t;
+                        p->group_tail = t;
+                        if (!p->grouping)
+                                run_groups(p, &c);      /* returns with the lock held */
+                        pthread_mutex_unlock(&p->lock);
+                        continue;
+                }
                 t->next = p->done;
                 p->done = t;
                 pthread_mutex_unlock(&p->lock);

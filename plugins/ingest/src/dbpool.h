@@ -19,6 +19,15 @@
  * when the server is unreachable: run() then sets -ECONNRESET); its done()
  * is called later on the loop thread. A connection that failed with
  * -ECONNRESET is closed and opened again by the next task.
+ *
+ * Group commit: a run() that leaves work best done together (a job's
+ * INSERTs and COMMIT) sets run_group. The task then waits, with others, for
+ * the one thread that commits groups at a time: it calls run_group() with
+ * every waiting task of that kind (up to DB_GROUP_MAX) on its connection,
+ * then done() for each. The other threads go on parsing meanwhile, so the
+ * tasks that arrive during one COMMIT share the next: one round trip, one
+ * transaction and one log flush for many requests, which on Aurora (a
+ * commit waits for a storage quorum) is also what bounds a thread's rate.
  */
 
 #include <systemd/sd-event.h>
@@ -32,8 +41,11 @@ struct DbTask {
         DbTask *next;
         void (*run)(DbTask *t, MYSQL *m);
         void (*done)(DbTask *t);
+        void (*run_group)(DbTask **tasks, size_t n, MYSQL *m);   /* set by run(), or NULL */
         int error;
 };
+
+#define DB_GROUP_MAX 32
 
 typedef struct DbPool DbPool;
 

@@ -50,31 +50,39 @@ static int find_key(JobTask *t, MYSQL *m, bool lock) {
         return 1;
 }
 
+/* The job's two INSERTs, each after a "; " (the payload's job_id is the
+ * job's LAST_INSERT_ID()). */
+static int append_job(JobTask *t, MYSQL *m, Buf *q) {
+        buf_printf(q, "; INSERT INTO ingest_jobs (dataset, idempotency_key, status, records, due_at,"
+                      " accepted_by, created_at) VALUES ('%s', ", t->dataset->name);
+        if (t->idempotency_key)
+                db_quote(m, q, t->idempotency_key, strlen(t->idempotency_key));
+        else
+                buf_puts(q, "NULL");
+        buf_printf(q, ", 'queued', %zu, NOW(6), ", t->n_records);
+        db_quote(m, q, t->config->instance_id, strlen(t->config->instance_id));
+        buf_puts(q, ", NOW(6)); INSERT INTO ingest_payloads (job_id, body) VALUES (LAST_INSERT_ID(), ");
+        db_quote(m, q, t->compressed.data, t->compressed.len);
+        return buf_puts(q, ")");
+}
+
 /* One round trip: START, the job, its payload, COMMIT. */
-static int insert_job(JobTask *t, MYSQL *m, const Records *rec) {
-        uint64_t affected[4] = {}, id = 0;
+static int insert_job(JobTask *t, MYSQL *m) {
+        uint64_t affected[4] = {}, ids[4] = {};
         size_t failed_at;
         Buf q = {};
         int r;
 
-        buf_printf(&q, "START TRANSACTION; INSERT INTO ingest_jobs (dataset, idempotency_key, status, records, due_at,"
-                       " accepted_by, created_at) VALUES ('%s', ", t->dataset->name);
-        if (t->idempotency_key)
-                db_quote(m, &q, t->idempotency_key, strlen(t->idempotency_key));
-        else
-                buf_puts(&q, "NULL");
-        buf_printf(&q, ", 'queued', %zu, NOW(6), ", rec->n_records);
-        db_quote(m, &q, t->config->instance_id, strlen(t->config->instance_id));
-        buf_puts(&q, ", NOW(6)); INSERT INTO ingest_payloads (job_id, body) VALUES (LAST_INSERT_ID(), ");
-        db_quote(m, &q, t->compressed.data, t->compressed.len);
-        if (buf_puts(&q, "); COMMIT") < 0) {
+        buf_puts(&q, "START TRANSACTION");
+        append_job(t, m, &q);
+        if (buf_puts(&q, "; COMMIT") < 0) {
                 buf_done(&q);
                 return -ENOMEM;
         }
-        r = db_multi(m, q.data, q.len, affected, 4, &failed_at, &id);
+        r = db_multi(m, q.data, q.len, affected, 4, &failed_at, ids);
         buf_done(&q);
         if (r == 0) {
-                accepted(t, id, rec->n_records);
+                accepted(t, ids[1], t->n_records);
                 return 0;
         }
         if (r == -ECONNRESET)
@@ -88,6 +96,72 @@ static int insert_job(JobTask *t, MYSQL *m, const Records *rec) {
         log_warning("cannot store a job for dataset %s: %s", t->dataset->name, mysql_error(m));
         (void) db_exec(m, "ROLLBACK");
         return r;
+}
+
+static void store_alone(JobTask *t, MYSQL *m) {
+        int r = -EAGAIN;
+
+        if (!m)
+                return db_down(t, -ECONNRESET);
+        for (int attempt = 0; attempt < 3 && r == -EAGAIN; attempt++)
+                r = insert_job(t, m);
+        if (r == -ECONNRESET || r == -EAGAIN)
+                db_down(t, -ECONNRESET);
+        else if (r < 0)
+                set_json_error(t, 503, "unavailable", "the database refused the job; nothing was stored");
+}
+
+/* Several jobs in one transaction and one round trip. If a statement
+ * fails, the group is rolled back and each job stored alone, so one job's
+ * problem (a racing Idempotency-Key) is not the others'. */
+static void store_together(DbTask **tasks, size_t n, MYSQL *m) {
+        uint64_t affected[2 * DB_GROUP_MAX + 2], ids[2 * DB_GROUP_MAX + 2];
+        size_t failed_at;
+        Buf q = {};
+        int r;
+
+        if (n == 1 || !m) {
+                for (size_t i = 0; i < n; i++)
+                        store_alone((JobTask *) tasks[i], m);
+                return;
+        }
+        buf_puts(&q, "START TRANSACTION");
+        for (size_t i = 0; i < n; i++)
+                append_job((JobTask *) tasks[i], m, &q);
+        r = buf_puts(&q, "; COMMIT") < 0 ? -ENOMEM : db_multi(m, q.data, q.len, affected, 2 * n + 2, &failed_at, ids);
+        buf_done(&q);
+        for (size_t i = 0; r == 0 && i < n; i++)
+                accepted((JobTask *) tasks[i], ids[1 + 2 * i], ((JobTask *) tasks[i])->n_records);
+        if (r == 0)
+                return;
+        if (r == -ECONNRESET) {
+                for (size_t i = 0; i < n; i++)
+                        db_down((JobTask *) tasks[i], r);
+                return;
+        }
+        if (r != -ENOMEM)
+                (void) db_exec(m, "ROLLBACK");
+        for (size_t i = 0; i < n; i++)
+                store_alone((JobTask *) tasks[i], m);
+}
+
+/* run_group of submissions (dbpool.h): stored in groups of at most
+ * GROUP_SQL_MAX bytes of SQL, under any server's max_allowed_packet. */
+#define GROUP_SQL_MAX ((size_t) 1024 * 1024)
+
+static void store_jobs(DbTask **tasks, size_t n, MYSQL *m) {
+        for (size_t i = 0, k; i < n; i += k) {
+                size_t bytes = 0;
+                for (k = 0; i + k < n; k++) {
+                        size_t b = 2 * ((JobTask *) tasks[i + k])->compressed.len + 512;
+                        if (k > 0 && bytes + b > GROUP_SQL_MAX)
+                                break;
+                        bytes += b;
+                }
+                store_together(tasks + i, k, m);
+        }
+        for (size_t i = 0; i < n; i++)
+                buf_done(&((JobTask *) tasks[i])->compressed);
 }
 
 static void run_submit(JobTask *t, MYSQL *m) {
@@ -113,20 +187,14 @@ static void run_submit(JobTask *t, MYSQL *m) {
         } else if (gzip_compress(rec.out.data, rec.out.len, &t->compressed) < 0) {
                 set_json_error(t, 503, "unavailable", "out of memory");
         } else {
-                for (int attempt = 0; attempt < 3; attempt++) {
-                        r = insert_job(t, m, &rec);
-                        if (r != -EAGAIN)
-                                break;
-                }
-                if (r == -ECONNRESET || r == -EAGAIN)
-                        db_down(t, -ECONNRESET);
-                else if (r < 0)
-                        set_json_error(t, 503, "unavailable", "the database refused the job; nothing was stored");
+                /* Stored by store_jobs(), with whatever else is ready. */
                 t->n_records = rec.n_records;
+                t->base.run_group = store_jobs;
         }
         records_done(&rec);
         body_done(&t->body);    /* the biggest parts of a task: free them on this thread */
-        buf_done(&t->compressed);
+        if (!t->base.run_group)
+                buf_done(&t->compressed);
 }
 
 static void run_get(JobTask *t, MYSQL *m) {

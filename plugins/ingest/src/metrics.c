@@ -53,6 +53,8 @@ int metrics_render(const Metrics *m, Buf *b) {
         buf_printf(b, "ingest_records_accepted_total %" PRIu64 "\n", m->records_accepted);
         HEAD(b, "ingest_db_up", "gauge", "1 when the last database connection attempt worked.");
         buf_printf(b, "ingest_db_up %d\n", m->db_up);
+        HEAD(b, "ingest_db_requests_in_flight", "gauge", "Requests waiting for or in a database transaction (above db_threads, they queue).");
+        buf_printf(b, "ingest_db_requests_in_flight %u\n", m->db_in_flight);
         HEAD(b, "ingest_draining", "gauge", "1 while the API drains (answers 503).");
         buf_printf(b, "ingest_draining %d\n", m->draining);
         if (!m->stats_valid)

@@ -28,6 +28,7 @@ typedef struct Metrics {
         usec_t stats_at;
         double records_per_second;      /* this instance's workers, over the last stats interval */
         bool db_up, draining;
+        unsigned db_in_flight;          /* requests waiting for or in a database transaction */
 } Metrics;
 
 void metrics_observe(Metrics *m, unsigned code, usec_t duration);
