@@ -6,6 +6,7 @@
 
 int db_connect(const IngestConfig *c, const Credentials *cr, MYSQL **ret) {
         unsigned t = (unsigned) MAX(c->db_timeout / USEC_PER_SEC, 1);
+        char lock_wait[64];
         my_bool off = 0;
         MYSQL *m = mysql_init(NULL);
 
@@ -25,6 +26,15 @@ int db_connect(const IngestConfig *c, const Credentials *cr, MYSQL **ret) {
          * MariaDB 10.11 and transaction_isolation in MySQL 8: this
          * statement is the spelling both take.) */
         mysql_options(m, MYSQL_INIT_COMMAND, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
+        /* A row lock is waited for less long than a reply: a statement that
+         * waits fails on the server (ER_LOCK_WAIT_TIMEOUT, retried) before
+         * the read timeout gives the connection up. The other way round,
+         * the server would go on waiting for a client long gone, holding
+         * that transaction's locks (the jobs it claimed, the rows it
+         * wrote) until its own 50 s wait ran out, and everyone waiting
+         * for those would time out in turn. */
+        snprintf(lock_wait, sizeof(lock_wait), "SET SESSION innodb_lock_wait_timeout = %u", MAX(t / 2, 1u));
+        mysql_options(m, MYSQL_INIT_COMMAND, lock_wait);
         /* CLIENT_FOUND_ROWS: an UPDATE reports rows matched, not changed,
          * so a lease check that sets the same values still sees its row.
          * CLIENT_MULTI_STATEMENTS: db_multi(); every value in our SQL is

@@ -485,11 +485,20 @@ static size_t n_open(const Group *g) {
         return n;
 }
 
+/* Times a batch is retried after a lock wait timeout or a deadlock, each
+ * after a poll_interval, before the group is let go (its leases expire). */
+#define LOCK_RETRIES 3
+
 static int process(Worker *w, const Dataset *d, Group *g) {
         char why[256] = "SQL error";
+        unsigned lock_retries = 0;
 
         while (n_open(g) > 0) {
                 int r = run_batch(w, d, g, why);
+                if (r == -EAGAIN && lock_retries++ < LOCK_RETRIES) {
+                        check_signals(w, w->config->poll_interval);
+                        continue;       /* the batch was rolled back whole: run it again */
+                }
                 if (r == -ENODATA) {
                         /* open jobs with nothing left: their records were all committed already */
                         for (size_t i = 0; i < g->n; i++)
@@ -524,7 +533,9 @@ static int process(Worker *w, const Dataset *d, Group *g) {
  * the server rolls back and the jobs are queued again as they were.
  * 0 when committed; -ECANCELED when rolled back for the lease path to
  * retry (a missing payload, a record that does not fit, an SQL error, all
- * of which that path reports per job); -ECONNRESET when the connection is gone. */
+ * of which that path reports per job); -EAGAIN when rolled back for a
+ * lock not granted (the jobs are simply queued again); -ECONNRESET when
+ * the connection is gone. */
 static int finish_in_tx(Worker *w, const Dataset *d, Group *g) {
         usec_t elapsed = now_usec(CLOCK_MONOTONIC) - g->claimed_at;
         uint64_t got[3] = {}, n = 0, records = 0;
@@ -548,9 +559,9 @@ static int finish_in_tx(Worker *w, const Dataset *d, Group *g) {
                 r = build_batch(d, g, &b, SIZE_MAX);
         if (r == -ENODATA)
                 r = 0;          /* jobs without records: only marked done */
-        if (r == 0 && b.n > 0)
-                r = upsert_rows(w->upsert, w->m, d, b.rows, b.job_ids, b.n, w->config->batch_size, why);
-        batch_done(&b);
+        /* The jobs' rows first, the dataset's last: a row that many jobs
+         * write (a hot key) is then locked only from its upsert to the
+         * COMMIT, not while the jobs are updated too. */
         if (r == 0) {
                 buf_printf(&q, "UPDATE ingest_jobs SET status = 'done', processed = records, attempts = attempts + 1,"
                                " started_at = COALESCE(started_at, NOW(6) - INTERVAL %" PRIu64 " MICROSECOND),"
@@ -569,6 +580,9 @@ static int finish_in_tx(Worker *w, const Dataset *d, Group *g) {
                         r = -ESTALE;    /* cannot happen while the locks are held; checked all the same */
                 buf_done(&q);
         }
+        if (r == 0 && b.n > 0)
+                r = upsert_rows(w->upsert, w->m, d, b.rows, b.job_ids, b.n, w->config->batch_size, why);
+        batch_done(&b);
         if (r == 0)
                 r = db_exec(w->m, "COMMIT");
         if (r == 0) {
@@ -581,9 +595,16 @@ static int finish_in_tx(Worker *w, const Dataset *d, Group *g) {
         }
         if (r == -ECONNRESET)
                 return failed(w, r);
+        (void) db_exec(w->m, "ROLLBACK");
+        if (r == -EAGAIN) {
+                /* A lock wait timed out or a deadlock was broken: nothing
+                 * happened, the jobs are queued again as they were, no
+                 * attempt counted. Any worker claims them again. */
+                log_debug("jobs %" PRIu64 "...: a row lock was not granted; rolled back, queued again", g->jobs[0].id);
+                return r;
+        }
         log_debug("jobs %" PRIu64 "...: not finished in their claim transaction (%s); taking leases instead",
                   g->jobs[0].id, why[0] ? why : strerror(-r));
-        (void) db_exec(w->m, "ROLLBACK");
         return -ECANCELED;
 }
 
@@ -622,6 +643,10 @@ int group_process(Worker *w, Group *g) {
                 else {
                         (void) db_exec(w->m, "ROLLBACK");
                         r = -ECANCELED;
+                }
+                if (r == -EAGAIN) {
+                        g->short_claim = true;  /* give the lock holder a poll_interval */
+                        return 0;
                 }
                 if (r != -ECANCELED)
                         return r;

@@ -20,6 +20,22 @@ KILLS = 3 if VALGRIND else 6
 
 
 class WorkersTest(IngestTestCase):
+    def hold_table(self, s, table):
+        """A session holding the end of the (empty) table: every INSERT waits."""
+        p = subprocess.Popen([MARIADB_CLIENT, "--no-defaults", "--protocol=socket", "--socket=" + s.db.socket,
+                              "--user=root", "--batch", "--skip-column-names", "--unbuffered", "--database=app"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: (p.kill(), p.wait(), p.stdout.close()))
+        p.stdin.write("START TRANSACTION; SELECT COUNT(*) FROM %s FOR UPDATE; SELECT 'locked';\n" % table)
+        p.stdin.flush()
+        self.assertEqual([p.stdout.readline().strip() for _ in range(2)], ["0", "locked"])
+        return p
+
+    def release(self, p):
+        p.stdin.write("ROLLBACK;\n")
+        p.stdin.close()
+        self.assertEqual(p.wait(timeout=30), 0)
+
     def test_sigkill_at_random_points_loses_and_doubles_nothing(self):
         s = self.make_stack(worker_extra="batch_size = 10\n")
         s.start_api()
@@ -107,22 +123,14 @@ class WorkersTest(IngestTestCase):
         # the waits below poll it every 200 ms.)
         # Another session locks the (empty) table's end, so the worker's
         # first upsert waits inside its claim transaction until killed.
-        blocker = subprocess.Popen([MARIADB_CLIENT, "--no-defaults", "--protocol=socket", "--socket=" + s.db.socket,
-                                    "--user=root", "--batch", "--skip-column-names", "--unbuffered",
-                                    "--database=app"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        self.addCleanup(lambda: (blocker.kill(), blocker.wait(), blocker.stdout.close()))
-        blocker.stdin.write("START TRANSACTION; SELECT COUNT(*) FROM events FOR UPDATE; SELECT 'locked';\n")
-        blocker.stdin.flush()
-        self.assertEqual([blocker.stdout.readline().strip() for _ in range(2)], ["0", "locked"])
+        blocker = self.hold_table(s, "events")
 
         w = s.start_worker(1)
         wait_for(lambda: s.db.sql("SELECT COUNT(*) FROM information_schema.INNODB_TRX "
                                   "WHERE trx_state = 'LOCK WAIT'") != [["0"]],
                  timeout=60, interval=0.2, what="the worker waiting inside its claim transaction")
         w.kill()
-        blocker.stdin.write("ROLLBACK;\n")
-        blocker.stdin.close()
-        self.assertEqual(blocker.wait(timeout=30), 0)
+        self.release(blocker)
         wait_for(lambda: s.db.sql("SELECT COUNT(*) FROM information_schema.INNODB_TRX") == [["0"]], interval=0.2,
                  what="the killed worker's transaction rolled back")
         self.assertEqual(s.db.sql("SELECT DISTINCT status, attempts, lease_owner FROM ingest_jobs", database="app"),
@@ -139,6 +147,28 @@ class WorkersTest(IngestTestCase):
         self.assertEqual(s.db.sql("SELECT SUM(jobs_done), SUM(records_done) FROM ingest_counters", database="app"),
                          [[str(jobs), str(jobs * size)]])
         self.assertEqual(s.db.sql("SELECT COUNT(*) FROM ingest_payloads", database="app"), [["0"]])
+
+    def test_a_row_lock_held_elsewhere_delays_jobs_without_failing_them(self):
+        # The worker's session waits for a row lock half its [database]
+        # timeout (1 s here), then the server gives up, the worker rolls
+        # back (the jobs stay queued, no attempt counted) and tries again:
+        # no transaction outlives its client, and no job goes dead for
+        # waiting, however many times (max_attempts is 5).
+        s = self.make_stack(worker_extra="batch_size = 1000\n")
+        s.start_api()
+        ids = [s.post([record(j * 100 + i) for i in range(10)])[2]["job_id"] for j in range(3)]
+        blocker = self.hold_table(s, "events")
+
+        def rollbacks():
+            return int(s.db.sql("SHOW GLOBAL STATUS LIKE 'Com_rollback'")[0][1])
+        before = rollbacks()
+        s.start_worker(1)
+        wait_for(lambda: rollbacks() - before >= 6, timeout=60, what="the worker giving up on the lock six times")
+        self.assertEqual(s.db.sql("SELECT DISTINCT status, attempts FROM ingest_jobs", database="app"), [["queued", "0"]])
+        self.release(blocker)
+        s.wait_jobs_done(ids)
+        self.assertEqual(s.db.sql("SELECT DISTINCT status, attempts FROM ingest_jobs", database="app"), [["done", "1"]])
+        self.assertEqual(s.db.sql("SELECT COUNT(*) FROM events", database="app"), [["30"]])
 
     def test_sigterm_mid_job_finishes_or_hands_back_within_the_drain_timeout(self):
         s = self.make_stack(worker_extra="batch_size = 1\n")
