@@ -29,6 +29,13 @@ not stored (must be 0). The machine is shared: single runs swing by 1.5x.
 
 Usage: bench/ingest-bench.py --build BUILD_DIR [--seconds 10] [--rounds 3] [--connections 16]
        [--records 100] [--workers 4] [--batch-size 1000] [--db-threads 4] [--fpm-children 8]
+       [--db-stats]
+
+--db-stats also prints, per side and round, the server's Com_*, Handler_*
+and Innodb_rows_* counters per 1,000 stored records (statements and row
+operations a record costs). BENCH_DB_OPTS in the environment adds mariadbd
+options, for diagnosis (e.g. --innodb-flush-log-at-trx-commit=2 shows
+what the log flushes cost); figures for docs/scale.md use none.
 """
 
 import argparse
