@@ -224,7 +224,12 @@ class Stack:
             h.setdefault("Authorization", "Bearer " + key)
         c = UnixHTTP(self.socket, timeout)
         try:
-            c.request(method, path, body=body, headers=h)
+            try:
+                c.request(method, path, body=body, headers=h)
+            except (BrokenPipeError, ConnectionResetError):
+                # The API answered (413) from the headers and closed before
+                # the whole body was sent: read that answer, as curl does.
+                pass
             r = c.getresponse()
             data = r.read()
             hdrs = {k.lower(): v for k, v in r.getheaders()}
