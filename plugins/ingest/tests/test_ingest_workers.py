@@ -122,7 +122,8 @@ class WorkersTest(IngestTestCase):
         # (InnoDB refreshes INNODB_TRX only when it was not read for 100 ms:
         # the waits below poll it every 200 ms.)
         # Another session locks the (empty) table's end, so the worker's
-        # first upsert waits inside its claim transaction until killed.
+        # upsert waits inside its claim transaction (a second at a time:
+        # then it rolls back and claims again) until killed.
         blocker = self.hold_table(s, "events")
 
         w = s.start_worker(1)
