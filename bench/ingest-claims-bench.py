@@ -35,11 +35,11 @@ max_length = 32
 
 
 class ClaimsMariaDB(MariaDB):
-    """The test fixture's MariaDB with room for 64 workers: connections, and a
-    256M buffer pool: InnoDB keeps
-    row-lock structures in buffer pool pages, and 64 workers each holding a
-    64-job transaction (~190 KB of locks apiece) fill the tests' 32M pool
-    past the 95% at which InnoDB aborts."""
+    """The test fixture's MariaDB with room for 64 workers: connections, and
+    a 256M buffer pool (InnoDB keeps row-lock structures in buffer pool
+    pages, and 64 workers each holding a 64-job transaction, ~190 KB of
+    locks apiece, fill the tests' 32M pool past the 95% at which InnoDB
+    aborts)."""
 
     def _server_options(self):
         return [o for o in super()._server_options() if not o.startswith("--innodb-buffer-pool-size")] + [

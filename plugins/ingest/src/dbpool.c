@@ -57,6 +57,15 @@ static void conn_open(DbPool *p, Conn *c) {
         strwipe_free(copy.db_password);
 }
 
+static void task_append(DbTask **head, DbTask **tail, DbTask *t) {
+        t->next = NULL;
+        if (*tail)
+                (*tail)->next = t;
+        else
+                *head = t;
+        *tail = t;
+}
+
 static void after_run(DbPool *p, Conn *c, DbTask **tasks, size_t n) {
         for (size_t i = 0; i < n; i++)
                 if (tasks[i]->error == -ECONNRESET) {
@@ -131,12 +140,7 @@ static void *thread_main(void *userdata) {
 
                 pthread_mutex_lock(&p->lock);
                 if (t->run_group) {
-                        t->next = NULL;
-                        if (p->group_tail)
-                                p->group_tail->next = t;
-                        else
-                                p->group_head = t;
-                        p->group_tail = t;
+                        task_append(&p->group_head, &p->group_tail, t);
                         if (!p->grouping)
                                 run_groups(p, &c);      /* returns with the lock held */
                         pthread_mutex_unlock(&p->lock);
@@ -240,12 +244,7 @@ int db_pool_submit(DbPool *p, DbTask *t) {
                 pthread_mutex_unlock(&p->lock);
                 return -EBUSY;
         }
-        t->next = NULL;
-        if (p->queue_tail)
-                p->queue_tail->next = t;
-        else
-                p->queue_head = t;
-        p->queue_tail = t;
+        task_append(&p->queue_head, &p->queue_tail, t);
         p->queued++;
         p->in_flight++;
         pthread_cond_signal(&p->cond);

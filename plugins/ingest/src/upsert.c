@@ -86,8 +86,6 @@ static int prepared(Upsert *u, MYSQL *m, const Dataset *d, size_t rows, MYSQL_ST
         Buf q = {};
         int r;
 
-        Prepared *slot;
-
         for (size_t i = 0; i < u->n_prepared; i++)
                 if (u->prepared[i].dataset == d && u->prepared[i].rows == rows) {
                         u->prepared[i].used = ++u->uses;
@@ -96,7 +94,7 @@ static int prepared(Upsert *u, MYSQL *m, const Dataset *d, size_t rows, MYSQL_ST
                 }
         if (u->n_prepared == STATEMENTS_MAX) {
                 /* full: the least recently used one makes room */
-                slot = &u->prepared[0];
+                Prepared *slot = &u->prepared[0];
                 for (size_t i = 1; i < u->n_prepared; i++)
                         if (u->prepared[i].used < slot->used)
                                 slot = &u->prepared[i];

@@ -9,8 +9,9 @@
  * the database's CPU per record (perf on bench/ingest-bench.py), and the
  * database is what the records/s figure is bounded by. A statement is
  * parsed once per connection and row count; each batch then only sends its
- * values (bound as strings, which the server converts as it would the
- * quoted literals, so nothing is escaped either).
+ * values: numbers, booleans and timestamps in binary (stored without
+ * parsing text), anything else as the string records.c wrote, which the
+ * server converts as it would the quoted literal; nothing is escaped.
  *
  * Row counts: one statement per row count in use, the 16 most recently
  * used kept per connection. Under steady load the counts repeat (full

@@ -38,8 +38,9 @@ typedef struct Group {
         char dataset[65];
         Job jobs[GROUP_MAX];
         size_t n;
-        /* Claimed without a lease: the claim transaction is still open and
-         * its row locks hold the jobs (see group_claim). */
+        /* Claimed without a lease (see group_claim): the row locks of the
+         * claim transaction hold the jobs until group_process() commits or
+         * rolls it back, which frees them at once. */
         bool in_tx;
         usec_t claimed_at;      /* CLOCK_MONOTONIC */
         /* Fewer small jobs were due than a claim takes: the queue is

@@ -196,6 +196,7 @@ static int lease_locked(Worker *w, Group *g) {
 
 int group_claim(Worker *w, Group *g) {
         Buf q = {};
+        bool small;
         int r;
 
         *g = (Group) {};
@@ -207,7 +208,8 @@ int group_claim(Worker *w, Group *g) {
         if (r <= 0)
                 return r < 0 ? failed(w, r) : 0;
         /* A small job: take more small ones of its dataset along. */
-        if (w->config->claim_batch > 1 && g->jobs[0].records - g->jobs[0].processed <= w->config->batch_size) {
+        small = g->jobs[0].records - g->jobs[0].processed <= w->config->batch_size;
+        if (small && w->config->claim_batch > 1) {
                 buf_printf(&q, CLAIM_COLUMNS " WHERE due_at <= NOW(6) AND dataset = '%s' AND id <> %" PRIu64
                                " AND records - processed <= %" PRIu64 " ORDER BY due_at LIMIT %d FOR UPDATE SKIP LOCKED",
                            g->dataset, g->jobs[0].id, w->config->batch_size, (int) MIN(w->config->claim_batch, GROUP_MAX) - 1);
@@ -218,8 +220,7 @@ int group_claim(Worker *w, Group *g) {
                         return failed(w, r);
                 }
         }
-        g->short_claim = g->jobs[0].records - g->jobs[0].processed <= w->config->batch_size &&
-                         g->n < MIN(w->config->claim_batch, GROUP_MAX);
+        g->short_claim = small && g->n < MIN(w->config->claim_batch, GROUP_MAX);
         if (fits_in_tx(w, g)) {
                 g->in_tx = true;
                 g->claimed_at = now_usec(CLOCK_MONOTONIC);
@@ -637,7 +638,6 @@ int group_process(Worker *w, Group *g) {
         int r;
 
         if (g->in_tx) {
-                g->in_tx = false;
                 if (d)
                         r = finish_in_tx(w, d, g);
                 else {

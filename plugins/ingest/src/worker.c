@@ -197,8 +197,10 @@ int worker_run(Worker *w) {
                 }
                 r = group_process(w, &g);
                 if (r < 0)
-                        log_warning_errno(r, "jobs %" PRIu64 "...: interrupted (%s); their leases will expire and they will be retried",
-                                          g.jobs[0].id, r == -ECONNRESET ? "database connection lost" : strerror(-r));
+                        log_warning_errno(r, "jobs %" PRIu64 "...: interrupted (%s); %s", g.jobs[0].id,
+                                          r == -ECONNRESET ? "database connection lost" : strerror(-r),
+                                          g.in_tx ? "rolled back, they are queued again"
+                                                  : "their leases will expire and they will be retried");
                 group_done(&g);
                 /* Claiming again at once after a short claim would chase
                  * each new job with a transaction of its own: many workers

@@ -331,6 +331,30 @@ class IngestTestCase(unittest.TestCase):
         self.addCleanup(self._close_stack)
         return self.stack
 
+    def hold_table(self, table):
+        """Another session holding the end of the stack's (empty) table, so
+        every INSERT into it waits; release() lets go."""
+        p = subprocess.Popen([MARIADB_CLIENT, "--no-defaults", "--protocol=socket", "--socket=" + self.stack.db.socket,
+                              "--user=root", "--batch", "--skip-column-names", "--unbuffered", "--database=app"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: (p.kill(), p.wait(), p.stdout.close()))
+        p.stdin.write("START TRANSACTION; SELECT COUNT(*) FROM %s FOR UPDATE; SELECT 'locked';\n" % table)
+        p.stdin.flush()
+        self.assertEqual([p.stdout.readline().strip() for _ in range(2)], ["0", "locked"])
+        return p
+
+    def release(self, p):
+        p.stdin.write("ROLLBACK;\n")
+        p.stdin.close()
+        self.assertEqual(p.wait(timeout=30), 0)
+
+    def wait_lock_wait(self, what, timeout=20.0):
+        """Until some transaction waits for a row lock. (InnoDB refreshes
+        INNODB_TRX only when it was not read for 100 ms: polled every 200.)"""
+        wait_for(lambda: self.stack.db.sql("SELECT COUNT(*) FROM information_schema.INNODB_TRX "
+                                           "WHERE trx_state = 'LOCK WAIT'") != [["0"]],
+                 timeout=timeout, interval=0.2, what=what)
+
     def _close_stack(self):
         s = self.stack
         failed = not getattr(getattr(self, "_outcome", None), "success", True)

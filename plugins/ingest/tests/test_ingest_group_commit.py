@@ -5,32 +5,15 @@ the others pile up behind it; once it lets go, they take far fewer
 COMMITs than there are jobs, every 202 names a committed job, and
 Idempotency-Keys that clash inside one group still yield one job a key."""
 
-import subprocess
 import threading
 import unittest
 
-from ingest_fixture import MARIADB_CLIENT, IngestTestCase, VALGRIND, record, wait_for
+from ingest_fixture import IngestTestCase, VALGRIND, record, wait_for
 
 JOBS = 24 if VALGRIND else 40
 
 
 class GroupCommitTest(IngestTestCase):
-    def hold_jobs_table(self, s):
-        """A session holding the end of ingest_jobs: every INSERT waits."""
-        p = subprocess.Popen([MARIADB_CLIENT, "--no-defaults", "--protocol=socket", "--socket=" + s.db.socket,
-                              "--user=root", "--batch", "--skip-column-names", "--unbuffered", "--database=app"],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        self.addCleanup(lambda: (p.kill(), p.wait(), p.stdout.close()))
-        p.stdin.write("START TRANSACTION; SELECT COUNT(*) FROM ingest_jobs FOR UPDATE; SELECT 'locked';\n")
-        p.stdin.flush()
-        self.assertEqual([p.stdout.readline().strip() for _ in range(2)], ["0", "locked"])
-        return p
-
-    def release(self, p):
-        p.stdin.write("ROLLBACK;\n")
-        p.stdin.close()
-        self.assertEqual(p.wait(timeout=30), 0)
-
     def commits(self, s):
         return int(s.db.sql("SHOW GLOBAL STATUS LIKE 'Com_commit'")[0][1])
 
@@ -45,18 +28,14 @@ class GroupCommitTest(IngestTestCase):
             except Exception as e:      # noqa: BLE001 - reported below
                 answers[n] = ("exception", repr(e), None)
 
-        blocker = self.hold_jobs_table(s)
+        blocker = self.hold_table("ingest_jobs")
         threads = [threading.Thread(target=client, args=(n,)) for n in range(len(keys))]
         for t in threads:
             t.start()
-        # Every request is with the database threads, and one INSERT waits
-        # for the lock (InnoDB refreshes INNODB_TRX only when it was not
-        # read for 100 ms: poll it every 200 ms).
+        # Every request is with the database threads, and one INSERT waits.
         wait_for(lambda: "ingest_db_requests_in_flight %d\n" % len(keys) in s.request("GET", "/metrics")[2],
                  what="every request with the database threads")
-        wait_for(lambda: s.db.sql("SELECT COUNT(*) FROM information_schema.INNODB_TRX "
-                                  "WHERE trx_state = 'LOCK WAIT'") != [["0"]],
-                 interval=0.2, what="the first job's INSERT waiting")
+        self.wait_lock_wait("the first job's INSERT waiting")
         before = self.commits(s)
         self.release(blocker)
         for t in threads:

@@ -6,11 +6,10 @@ Sizes are bounded so the suite stays fast; bench/ has the big runs."""
 
 import random
 import signal
-import subprocess
 import time
 import unittest
 
-from ingest_fixture import MARIADB_CLIENT, IngestTestCase, SLOW, VALGRIND, record, wait_for
+from ingest_fixture import IngestTestCase, SLOW, VALGRIND, record, wait_for
 
 JOBS = 16 if VALGRIND else 50
 # batch_size is 10: a big job is twenty batches (transactions); small ones
@@ -20,22 +19,6 @@ KILLS = 3 if VALGRIND else 6
 
 
 class WorkersTest(IngestTestCase):
-    def hold_table(self, s, table):
-        """A session holding the end of the (empty) table: every INSERT waits."""
-        p = subprocess.Popen([MARIADB_CLIENT, "--no-defaults", "--protocol=socket", "--socket=" + s.db.socket,
-                              "--user=root", "--batch", "--skip-column-names", "--unbuffered", "--database=app"],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        self.addCleanup(lambda: (p.kill(), p.wait(), p.stdout.close()))
-        p.stdin.write("START TRANSACTION; SELECT COUNT(*) FROM %s FOR UPDATE; SELECT 'locked';\n" % table)
-        p.stdin.flush()
-        self.assertEqual([p.stdout.readline().strip() for _ in range(2)], ["0", "locked"])
-        return p
-
-    def release(self, p):
-        p.stdin.write("ROLLBACK;\n")
-        p.stdin.close()
-        self.assertEqual(p.wait(timeout=30), 0)
-
     def test_sigkill_at_random_points_loses_and_doubles_nothing(self):
         s = self.make_stack(worker_extra="batch_size = 10\n")
         s.start_api()
@@ -119,21 +102,17 @@ class WorkersTest(IngestTestCase):
             ids.append(b["job_id"])
             expected.update((r["id"], r["count"]) for r in recs)
 
-        # (InnoDB refreshes INNODB_TRX only when it was not read for 100 ms:
-        # the waits below poll it every 200 ms.)
         # Another session locks the (empty) table's end, so the worker's
         # upsert waits inside its claim transaction (a second at a time:
         # then it rolls back and claims again) until killed.
-        blocker = self.hold_table(s, "events")
+        blocker = self.hold_table("events")
 
         w = s.start_worker(1)
-        wait_for(lambda: s.db.sql("SELECT COUNT(*) FROM information_schema.INNODB_TRX "
-                                  "WHERE trx_state = 'LOCK WAIT'") != [["0"]],
-                 timeout=60, interval=0.2, what="the worker waiting inside its claim transaction")
+        self.wait_lock_wait("the worker waiting inside its claim transaction", timeout=60)
         w.kill()
         self.release(blocker)
         wait_for(lambda: s.db.sql("SELECT COUNT(*) FROM information_schema.INNODB_TRX") == [["0"]], interval=0.2,
-                 what="the killed worker's transaction rolled back")
+                 what="the killed worker's transaction rolled back")     # (INNODB_TRX: see wait_lock_wait)
         self.assertEqual(s.db.sql("SELECT DISTINCT status, attempts, lease_owner FROM ingest_jobs", database="app"),
                          [["queued", "0", None]])
         self.assertEqual(s.db.sql("SELECT COUNT(*) FROM events", database="app"), [["0"]])
@@ -158,7 +137,7 @@ class WorkersTest(IngestTestCase):
         s = self.make_stack(worker_extra="batch_size = 1000\n")
         s.start_api()
         ids = [s.post([record(j * 100 + i) for i in range(10)])[2]["job_id"] for j in range(3)]
-        blocker = self.hold_table(s, "events")
+        blocker = self.hold_table("events")
 
         def rollbacks():
             return int(s.db.sql("SHOW GLOBAL STATUS LIKE 'Com_rollback'")[0][1])
